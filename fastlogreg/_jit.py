@@ -1,0 +1,79 @@
+"""One place for Numba compilation settings.
+
+Every compiled function in fastlogreg is made by :func:`jit`, so the fastmath
+flags, the error model and the caching policy are set here and nowhere else.
+"""
+
+import types
+import warnings
+
+import numba
+
+#: ``reassoc`` lets LLVM vectorize floating-point reductions, ``contract``
+#: allows fused multiply-add and ``nsz`` ignores the sign of zero.  ``nnan`` and
+#: ``ninf`` are deliberately absent: they would let the compiler delete the
+#: ``isfinite`` checks that validation relies on (numba#9383, #7701).
+FASTMATH = frozenset({"contract", "reassoc", "nsz"})
+
+
+def _clone(func, suffix):
+    """Return a copy of ``func`` whose qualified name ends in ``suffix``.
+
+    Numba's on-disk cache is keyed by the function's qualified name and source
+    line, not by the ``parallel`` flag, so one body compiled both serially and
+    in parallel would share (and overwrite) cache entries.  A renamed copy gets
+    its own cache file while the source stays written once.
+    """
+    renames = {"co_name": func.__name__ + suffix}
+    if hasattr(func.__code__, "co_qualname"):  # Python >= 3.11
+        renames["co_qualname"] = func.__qualname__ + suffix
+    code = func.__code__.replace(**renames)
+    clone = types.FunctionType(code, func.__globals__, code.co_name,
+                               func.__defaults__, func.__closure__)
+    clone.__qualname__ = func.__qualname__ + suffix
+    clone.__doc__ = func.__doc__
+    clone.__module__ = func.__module__
+    return clone
+
+
+def jit(func=None, *, parallel=False):
+    """Compile ``func`` in nopython mode with fastlogreg's settings.
+
+    Parameters
+    ----------
+    func : callable, optional
+        The Python function to compile.  Without it, a decorator is returned.
+    parallel : bool, default False
+        Compile with ``parallel=True`` so that ``numba.prange`` loops run on
+        Numba's thread pool.  A parallel build gets its own cache file.
+
+    Returns
+    -------
+    numba.core.registry.CPUDispatcher
+        The lazily compiled function: nothing is compiled before its first
+        call, so importing fastlogreg compiles nothing.
+
+    Notes
+    -----
+    ``cache=True`` writes machine code next to the sources (or to
+    ``NUMBA_CACHE_DIR``).  Where no cache location is writable, Numba refuses
+    to decorate ("no locator available", numba#4908); fastlogreg then compiles
+    without a cache instead of failing at import.
+    ``error_model="numpy"`` is what ``prange`` bodies use anyway; using it
+    everywhere keeps serial and parallel builds alike and lets division
+    vectorize.
+    """
+    if func is None:
+        return lambda f: jit(f, parallel=parallel)
+    if parallel:
+        func = _clone(func, "_parallel")
+    options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
+                   parallel=parallel)
+    try:
+        return numba.njit(cache=True, **options)(func)
+    except RuntimeError as exc:  # no writable cache location
+        if "no locator" not in str(exc):
+            raise
+        warnings.warn(f"fastlogreg: Numba cannot cache {func.__qualname__} ({exc}); "
+                      "compiling without a cache", RuntimeWarning, stacklevel=2)
+        return numba.njit(cache=False, **options)(func)

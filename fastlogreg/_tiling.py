@@ -1,0 +1,70 @@
+"""How examples are split into blocks and chunks: fixed by the data's shape.
+
+The compiled kernels process examples in *blocks* small enough that a block of
+``X`` stays in cache between computing the logits and accumulating the
+gradient, and give each *chunk* of consecutive blocks its own partial sums.
+Chunk boundaries depend only on ``(n, m)`` and the dtype, never on the number
+of threads, and partials are added in chunk order: the serial and parallel
+builds return the same bits for any ``NUMBA_NUM_THREADS``.
+"""
+
+from ._jit import jit
+
+#: Bytes of ``X`` per feature-major block: twice the block is read (logits,
+#: then gradient), the second time from cache.  Sized for a 1 MiB L2.
+BLOCK_BYTES = 256 * 1024
+#: Examples per feature-major block, at least and at most.
+MIN_BLOCK = 8
+MAX_BLOCK = 1024
+#: Examples per sample-major scheduling unit (a multiple of the 4-example
+#: register block of the sample-major kernels).
+SAMPLE_MAJOR_BLOCK = 64
+#: Upper bound on chunks: enough to balance any realistic core count, few
+#: enough that the ``n_chunks x n`` partial gradients stay small next to X.
+MAX_CHUNKS = 64
+
+
+@jit
+def feature_major_block(n, itemsize):
+    """Examples per block when examples are contiguous (X is ``(n, m)``, C order).
+
+    Parameters
+    ----------
+    n : int
+        Number of features.
+    itemsize : int
+        Bytes per element of X.
+
+    Returns
+    -------
+    int
+        A multiple of 8 between ``MIN_BLOCK`` and ``MAX_BLOCK`` such that
+        ``n * block * itemsize`` is about ``BLOCK_BYTES``.
+    """
+    block = BLOCK_BYTES // max(1, n * itemsize)
+    block = (block // 8) * 8
+    return min(MAX_BLOCK, max(MIN_BLOCK, block))
+
+
+@jit
+def plan_chunks(m, block):
+    """Split ``m`` examples into chunks made of whole blocks.
+
+    Parameters
+    ----------
+    m : int
+        Number of examples (>= 1).
+    block : int
+        Examples per block.
+
+    Returns
+    -------
+    chunk : int
+        Examples per chunk (a multiple of ``block``); the last may be shorter.
+    n_chunks : int
+        Number of chunks, at most ``MAX_CHUNKS``.
+    """
+    n_blocks = (m + block - 1) // block
+    n_chunks = min(n_blocks, MAX_CHUNKS)
+    chunk = ((n_blocks + n_chunks - 1) // n_chunks) * block
+    return chunk, (m + chunk - 1) // chunk

@@ -1,0 +1,78 @@
+"""Backend registry: one name, one object with the common kernel interface.
+
+Every backend object has
+
+``forward(w, b, X, out) -> n_bad``
+    ``out[i] = sigmoid(w^T x_i + b)``.
+``value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out) -> (loss_sum, db_sum, n_bad)``
+    Sums over examples (weighted by ``sw`` unless it is empty) of the loss
+    and of the residual ``a - y``; the gradient sum goes to ``dw_out``.
+
+Inputs are trusted (the public layer validates them): ``w`` is float64
+``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout, ``y`` has X's
+dtype, ``n_bad`` counts examples whose logit is not finite.  Creating the
+registry compiles nothing; Numba compiles each kernel on first use.
+"""
+
+import threading
+
+from .blocked import BlockedKernels
+from .numpy_reference import NumpyKernels
+from .python_loops import PythonKernels
+from .vectorized import VectorizedKernels
+
+BACKENDS = ("python", "numpy", "loop", "parallel", "vectorized")
+#: The default backend of every public function: the fused, multi-threaded
+#: explicit loops.  They read X once, scale with the cores, and return the
+#: same bits as ``loop`` for any thread count.
+DEFAULT_BACKEND = "parallel"
+
+
+class _Serialized:
+    """Run a backend's kernels under one process-wide lock.
+
+    Numba's ``workqueue`` threading layer (the one always present) aborts the
+    process when two Python threads enter parallel code at once (numba#8563).
+    The parallel kernels already use every core, so serializing concurrent
+    callers costs little and makes any threading layer safe.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, kernels):
+        self._kernels = kernels
+        self.parallel = kernels.parallel
+
+    def __getattr__(self, name):
+        return getattr(self._kernels, name)
+
+    def forward(self, *args):
+        with self._lock:
+            return self._kernels.forward(*args)
+
+    def value_and_grad(self, *args):
+        with self._lock:
+            return self._kernels.value_and_grad(*args)
+
+
+_REGISTRY = {
+    "python": PythonKernels(),
+    "numpy": NumpyKernels(),
+    "loop": BlockedKernels(parallel=False),
+    "parallel": _Serialized(BlockedKernels(parallel=True)),
+    "vectorized": VectorizedKernels(),
+}
+
+
+def get_backend(name):
+    """Return the kernels registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`BACKENDS`.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}") from None

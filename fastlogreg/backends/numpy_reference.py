@@ -1,0 +1,69 @@
+"""The ``numpy`` backend: the course's vectorized NumPy code, the reference oracle.
+
+Written as the course teaches it (``np.dot``, broadcasting, no loop over
+examples), with the stable forms of the sigmoid and the loss.  Every other
+backend is tested against it.  Arithmetic runs in X's dtype as NumPy does;
+the sums over examples are float64.
+"""
+
+import numpy as np
+
+
+def sigmoid(z):
+    """Stable elementwise sigmoid of an array, no overflow warnings.
+
+    Parameters
+    ----------
+    z : ndarray of float
+
+    Returns
+    -------
+    ndarray
+        ``1 / (1 + exp(-z))`` with z's dtype, computed from ``exp(-|z|)``.
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def log_loss(Z, Y):
+    """Elementwise cross-entropy from the logits: ``softplus(Z) - Y Z``."""
+    return (np.maximum(Z, 0) - Y * Z) + np.log1p(np.exp(-np.abs(Z)))
+
+
+class NumpyKernels:
+    """The course's vectorized implementation behind the common kernel interface.
+
+    ``w`` arrives as float64 ``(n,)``; it is cast to X's dtype so that float32
+    data is computed in float32, as NumPy would with a float32 ``w``.
+    """
+
+    parallel = False
+
+    def forward(self, w, b, X, out):
+        """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
+        Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b
+        out[:] = sigmoid(Z).ravel()
+        return int(np.count_nonzero(~np.isfinite(Z)))
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        """Loss sum, residual sum, non-finite count; gradient sum to ``dw_out``.
+
+        See ``fastlogreg.backends.blocked.value_and_grad_feature_major`` for
+        the meaning of the arguments.
+        """
+        Y = y.reshape(1, -1)
+        Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b    # (1, m)
+        A = sigmoid(Z)
+        dZ = A - Y
+        cost = 0.0
+        if want_cost:
+            losses = log_loss(Z, Y)
+            if sw.size:
+                losses = losses * sw
+            cost = float(np.sum(losses, dtype=np.float64))
+        if sw.size:
+            dZ = dZ * sw
+        if want_grad:
+            dw_out[:] = np.dot(X, dZ.T).ravel()                 # (n, 1)
+        db = float(np.sum(dZ, dtype=np.float64))
+        return cost, db, int(np.count_nonzero(~np.isfinite(Z)))
