@@ -16,19 +16,24 @@ import numba
 FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 
 
-def _clone(func, suffix):
+def _clone(func, suffix, bind=None):
     """Return a copy of ``func`` whose qualified name ends in ``suffix``.
 
     Numba's on-disk cache is keyed by the function's qualified name and source
-    line, not by the ``parallel`` flag, so one body compiled both serially and
-    in parallel would share (and overwrite) cache entries.  A renamed copy gets
-    its own cache file while the source stays written once.
+    line, not by the ``parallel`` flag nor by the globals a body calls, so one
+    body compiled both serially and in parallel, or against two different
+    kernels, would share (and overwrite) cache entries.  A renamed copy gets its
+    own cache file while the source stays written once.  ``bind`` replaces
+    global names seen by the copy (e.g. the kernel a training loop calls).
     """
     renames = {"co_name": func.__name__ + suffix}
     if hasattr(func.__code__, "co_qualname"):  # Python >= 3.11
         renames["co_qualname"] = func.__qualname__ + suffix
     code = func.__code__.replace(**renames)
-    clone = types.FunctionType(code, func.__globals__, code.co_name,
+    namespace = func.__globals__
+    if bind:
+        namespace = dict(namespace, **bind)
+    clone = types.FunctionType(code, namespace, code.co_name,
                                func.__defaults__, func.__closure__)
     clone.__qualname__ = func.__qualname__ + suffix
     clone.__doc__ = func.__doc__
@@ -36,7 +41,7 @@ def _clone(func, suffix):
     return clone
 
 
-def jit(func=None, *, parallel=False):
+def jit(func=None, *, parallel=False, suffix="", bind=None):
     """Compile ``func`` in nopython mode with fastlogreg's settings.
 
     Parameters
@@ -64,9 +69,11 @@ def jit(func=None, *, parallel=False):
     vectorize.
     """
     if func is None:
-        return lambda f: jit(f, parallel=parallel)
+        return lambda f: jit(f, parallel=parallel, suffix=suffix, bind=bind)
     if parallel:
-        func = _clone(func, "_parallel")
+        suffix += "_parallel"
+    if suffix:
+        func = _clone(func, suffix, bind)
     options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
                    parallel=parallel)
     try:

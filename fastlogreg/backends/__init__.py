@@ -7,6 +7,9 @@ Every backend object has
 ``value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out) -> (loss_sum, db_sum, n_bad)``
     Sums over examples (weighted by ``sw`` unless it is empty) of the loss
     and of the residual ``a - y``; the gradient sum goes to ``dw_out``.
+``prepare_descent(X) -> (descend, X_kernel, work)``
+    The training loop :func:`fastlogreg._descent.descend` bound to the kernel
+    for X's layout (compiled for the compiled backends).
 
 Inputs are trusted (the public layer validates them): ``w`` is float64
 ``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout, ``y`` has X's
@@ -53,6 +56,14 @@ class _Serialized:
     def value_and_grad(self, *args):
         with self._lock:
             return self._kernels.value_and_grad(*args)
+
+    def prepare_descent(self, X):
+        descend, X_kernel, work = self._kernels.prepare_descent(X)
+
+        def locked_descend(*args):
+            with self._lock:
+                return descend(*args)
+        return locked_descend, X_kernel, work
 
 
 _REGISTRY = {

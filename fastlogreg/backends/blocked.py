@@ -23,6 +23,7 @@ All sums are float64, whatever the dtype of ``X``.
 import numpy as np
 from numba import prange
 
+from .._descent import bind_descent
 from .._jit import jit
 from .._scalar import residual_and_loss, sigmoid_scalar
 from .._tiling import SAMPLE_MAJOR_BLOCK, feature_major_block, plan_chunks
@@ -278,6 +279,11 @@ class BlockedKernels:
                                                 parallel=parallel)
         self.value_and_grad_sample_major = jit(value_and_grad_sample_major,
                                                parallel=parallel)
+        name = "parallel" if parallel else "loop"
+        self._descend_feature_major = bind_descent(
+            self.value_and_grad_feature_major, name + "_feature_major", compiled=True)
+        self._descend_sample_major = bind_descent(
+            self.value_and_grad_sample_major, name + "_sample_major", compiled=True)
 
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
@@ -292,6 +298,23 @@ class BlockedKernels:
                                                     want_grad, dw_out)
         return self.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
                                                  want_grad, dw_out)
+
+
+    def prepare_descent(self, X):
+        """The compiled descent for X's layout, X as its kernel wants it, and its workspace.
+
+        Returns
+        -------
+        descend : callable
+            :func:`fastlogreg._descent.descend` bound to this layout's kernel.
+        X_kernel : ndarray
+            ``X`` or, for sample-major data, the view ``X.T``.
+        work : tuple
+            Empty: these kernels need no workspace.
+        """
+        if is_sample_major(X):
+            return self._descend_sample_major, X.T, ()
+        return self._descend_feature_major, X, ()
 
 
 def is_sample_major(X):

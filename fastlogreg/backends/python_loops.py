@@ -7,6 +7,8 @@ backends can be measured against it.  Only practical for small data.
 
 import math
 
+from .._descent import bind_descent
+
 
 def _sigmoid(z):
     """Stable scalar sigmoid."""
@@ -26,6 +28,10 @@ class PythonKernels:
     """Plain-Python loops behind the common kernel interface."""
 
     parallel = False
+
+    def prepare_descent(self, X):
+        """The course's training loop in plain Python over these kernels (no workspace)."""
+        return bind_descent(self.value_and_grad, "python", compiled=False), X, ()
 
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""

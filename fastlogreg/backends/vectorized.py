@@ -15,6 +15,7 @@ import math
 import numba
 import numpy as np
 
+from .._descent import bind_descent
 from .._jit import jit
 
 
@@ -145,6 +146,14 @@ class VectorizedKernels:
     """The vectorized backend behind the same interface as the loop kernels."""
 
     parallel = False
+
+    def __init__(self):
+        self._descend = bind_descent(value_and_grad_into, "vectorized", compiled=True)
+
+    def prepare_descent(self, X):
+        """The compiled descent, X as the kernel wants it (C or F order), a workspace."""
+        X = _contiguous(X)
+        return self._descend, X, workspace(X.shape[1], X)
 
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""

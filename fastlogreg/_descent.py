@@ -1,0 +1,100 @@
+"""Batch gradient descent, written once for every backend.
+
+:func:`descend` runs a segment of iterations.  Its global ``value_and_grad``
+is bound per backend (see :func:`bind_descent`): compiled backends get a
+nopython build calling their compiled kernel, so a whole segment runs without
+returning to Python; ``python`` and ``numpy`` run the same body as plain
+Python, the course's loop as taught.
+"""
+
+import numpy as np
+
+from ._jit import _clone, jit
+
+
+def value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, *work):  # pragma: no cover
+    """Placeholder bound to a backend's kernel by :func:`bind_descent`."""
+    raise NotImplementedError
+
+
+def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, record):
+    """Run ``n_steps`` iterations of gradient descent, updating ``w`` in place.
+
+    The objective is ``scale * sum_i s_i L_i + l2 / 2 * ||w||^2``: the course's
+    cost with ``scale = 1 / m``, ``l2 = 0``; scikit-learn's penalised one,
+    divided by a constant, otherwise.
+
+    Parameters
+    ----------
+    w : ndarray of float64, shape (n,)
+        Weights, updated in place.
+    b : float
+        Bias.
+    X, y, sw
+        Data as the bound kernel expects them (already laid out).
+    dw : ndarray of float64, shape (n,)
+        Receives the last iteration's gradient with respect to ``w``.
+    work : tuple
+        The kernel's workspace (empty for the explicit-loop kernels).
+    n_steps : int
+        Iterations to run.
+    lr : float
+        Learning rate.
+    scale, l2 : float
+        Objective weights (see above).
+    fit_intercept : bool
+        Update ``b`` (else it stays as given).
+    record : bool
+        Compute the cost at the first iteration (a record point); the others
+        skip the loss and its ``log1p``.
+
+    Returns
+    -------
+    b : float
+        Updated bias.
+    cost : float
+        Cost at the first iteration when ``record``, else NaN.
+    db : float
+        Last iteration's gradient with respect to ``b``.
+    stop : int
+        -1 when all went well, else the iteration (within this segment) at
+        which a logit, the gradient or the cost stopped being finite; ``w``
+        and ``b`` are then those before that iteration's update.
+    """
+    cost = np.nan
+    db = 0.0
+    for it in range(n_steps):
+        want_cost = record and it == 0
+        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, True, dw, *work)
+        db = scale * db_sum
+        dw *= scale
+        if l2 != 0.0:
+            dw += l2 * w
+        if want_cost:
+            cost = scale * loss + 0.5 * l2 * np.dot(w, w)
+            if not np.isfinite(cost):
+                return b, cost, db, it
+        if n_bad > 0 or not np.isfinite(db) or not np.isfinite(dw.sum()):
+            return b, cost, db, it
+        w -= lr * dw
+        if fit_intercept:
+            b -= lr * db
+    return b, cost, db, -1
+
+
+def bind_descent(kernel, name, compiled):
+    """:func:`descend` calling ``kernel``, compiled or as plain Python.
+
+    Parameters
+    ----------
+    kernel : callable
+        A ``value_and_grad`` kernel; a Numba dispatcher when ``compiled``.
+    name : str
+        Distinguishes the copy (and its Numba cache file).
+    compiled : bool
+        Compile in nopython mode (the kernel must be compiled too).
+    """
+    bind = {"value_and_grad": kernel}
+    if compiled:
+        return jit(descend, suffix="_" + name, bind=bind)
+    return _clone(descend, "_" + name, bind)
