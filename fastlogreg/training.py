@@ -178,7 +178,7 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
 
     def on_record(iteration, cost):
         if print_cost:
-            print("Cost after iteration %i: %f" % (iteration, cost))
+            print(f"Cost after iteration {iteration}: {cost:f}")  # the course's %i: %f
         if callback is not None:
             callback(iteration, cost)
 
