@@ -97,4 +97,12 @@ def bind_descent(kernel, name, compiled):
     bind = {"value_and_grad": kernel}
     if compiled:
         return jit(descend, suffix="_" + name, bind=bind)
-    return _clone(descend, "_" + name, bind)
+    plain = _clone(descend, "_" + name, bind)
+
+    def descend_quietly(*args):
+        # A diverging step may overflow w; the next iteration detects it and
+        # reports FloatingPointError, so NumPy's warning would only be noise
+        # (compiled code does not warn).
+        with np.errstate(over="ignore", invalid="ignore"):
+            return plain(*args)
+    return descend_quietly

@@ -4,6 +4,8 @@ Every compiled function in fastlogreg is made by :func:`jit`, so the fastmath
 flags, the error model and the caching policy are set here and nowhere else.
 """
 
+import hashlib
+import os
 import types
 import warnings
 
@@ -14,6 +16,30 @@ import numba
 #: ``ninf`` are deliberately absent: they would let the compiler delete the
 #: ``isfinite`` checks that validation relies on (numba#9383, #7701).
 FASTMATH = frozenset({"contract", "reassoc", "nsz"})
+
+
+def _source_stamp():
+    """Short hash of the size and mtime of every fastlogreg source file.
+
+    Numba checks only the timestamp of a cached function's own file, so a
+    kernel whose callee in another module changed would load stale machine
+    code (numba#1833); a cached training loop linked against an edited kernel
+    even crashed.  Every compiled function's cache name carries this stamp:
+    any edit to the package starts a fresh cache, never a stale one.
+    """
+    digest = hashlib.sha1()
+    root = os.path.dirname(os.path.abspath(__file__))
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(folder, name))
+                digest.update(f"{folder[len(root):]}/{name}:{st.st_size}:{st.st_mtime_ns};"
+                              .encode())
+    return digest.hexdigest()[:10]
+
+
+SOURCE_STAMP = _source_stamp()
 
 
 def _clone(func, suffix, bind=None):
@@ -72,8 +98,7 @@ def jit(func=None, *, parallel=False, suffix="", bind=None):
         return lambda f: jit(f, parallel=parallel, suffix=suffix, bind=bind)
     if parallel:
         suffix += "_parallel"
-    if suffix:
-        func = _clone(func, suffix, bind)
+    func = _clone(func, f"{suffix}_{SOURCE_STAMP}", bind)
     options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
                    parallel=parallel)
     try:

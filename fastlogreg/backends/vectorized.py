@@ -73,8 +73,16 @@ def workspace(m, dtype_like):
 
 @jit
 def _logits_finite(z):
-    """True when every logit is finite: the spread of z is (no m-sized mask)."""
-    return math.isfinite(z.max() - z.min())
+    """True when every logit is finite, without an m-sized mask.
+
+    A scalar test such as ``isfinite(z.max() - z.min())`` is not safe here:
+    under the ``reassoc`` fastmath flag LLVM may rewrite it, and it returned
+    True for ``[inf, -inf]``.  An early-exit scan over z is exact.
+    """
+    for i in range(z.shape[0]):
+        if not np.isfinite(z[i]):
+            return False
+    return True
 
 
 @jit
