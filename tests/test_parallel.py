@@ -1,0 +1,213 @@
+"""Parallel determinism (thread counts, loop vs parallel), concurrent Python threads,
+and the import-time behaviour (no compilation, read-only install)."""
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LARGE_N_SHAPE, WARNINGS_AS_ERRORS, problem
+
+import fastlogreg as flr
+
+pytestmark = WARNINGS_AS_ERRORS
+
+#: (n, m, layout, dtype): several chunks in each kernel, uneven last chunk.
+CASES = [(3, 3073, "C", "float64"), (2, 64 * 65 + 1, "F", "float64"),
+         (3, 3073, "C", "float32"), (*LARGE_N_SHAPE, "C", "float64")]
+
+_SCRIPT = textwrap.dedent("""
+    import hashlib, json, sys
+    import numba
+    sys.path.insert(0, {tests!r})
+    from conftest import problem
+    import fastlogreg as flr
+    out = {{"threads": numba.config.NUMBA_NUM_THREADS}}
+    for n, m, layout, dtype in {cases!r}:
+        w, b, X, Y = problem(n, m, layout=layout, dtype=dtype)
+        grads, J = flr.propagate(w, b, X, Y, backend="parallel")
+        A = flr.forward(w, b, X, backend="parallel")
+        h = hashlib.sha256(grads["dw"].tobytes() + A.tobytes()
+                           + repr((grads["db"], J)).encode()).hexdigest()
+        out[f"{{n}}x{{m}}-{{layout}}-{{dtype}}"] = h
+    print(json.dumps(out))
+""")
+
+
+def _digest(backend, n, m, layout, dtype):
+    w, b, X, Y = problem(n, m, layout=layout, dtype=dtype)
+    grads, J = flr.propagate(w, b, X, Y, backend=backend)
+    A = flr.forward(w, b, X, backend=backend)
+    return hashlib.sha256(grads["dw"].tobytes() + A.tobytes()
+                          + repr((grads["db"], J)).encode()).hexdigest()
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env.update(extra)
+    return env
+
+
+def test_bitwise_identical_across_thread_counts():
+    # Warm the cache in this process first (concurrent cache writes can corrupt it);
+    # the subprocesses then only load.
+    expected = {f"{n}x{m}-{lay}-{dt}": _digest("parallel", n, m, lay, dt)
+                for n, m, lay, dt in CASES}
+    script = _SCRIPT.format(tests=str(Path(__file__).parent), cases=CASES)
+    for threads in ("1", "2"):
+        res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             env=_env(NUMBA_NUM_THREADS=threads), timeout=300)
+        assert res.returncode == 0, res.stderr
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        assert got.pop("threads") == int(threads)
+        assert got == expected, f"NUMBA_NUM_THREADS={threads}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=["-".join(map(str, c)) for c in CASES])
+def test_loop_and_parallel_bitwise_identical(case):
+    assert _digest("loop", *case) == _digest("parallel", *case)
+
+
+def test_concurrent_python_threads():
+    w, b, X, Y = problem(3, 3073)
+    Xf = np.asfortranarray(X)
+    ref = {be: (flr.propagate(w, b, X, Y, backend=be), flr.forward(w, b, Xf, backend=be))
+           for be in ("parallel", "loop", "vectorized")}
+    errors, results = [], []
+    barrier = threading.Barrier(4)
+
+    def worker(k):
+        try:
+            barrier.wait()
+            for _ in range(10):
+                be = ("parallel", "parallel", "loop", "vectorized")[k]
+                (grads, J), A = (flr.propagate(w, b, X, Y, backend=be),
+                                 flr.forward(w, b, Xf, backend=be))
+                results.append((be, grads["dw"].tobytes(), grads["db"], J, A.tobytes()))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(results) == 40
+    for be, dw, db, J, A in results:
+        (rg, rJ), rA = ref[be]
+        assert (dw, db, J, A) == (rg["dw"].tobytes(), rg["db"], rJ, rA.tobytes()), be
+
+
+def test_concurrent_threads_all_parallel():
+    """Four threads all in the parallel backend at once (workqueue would abort)."""
+    code = textwrap.dedent("""
+        import threading, numpy as np, fastlogreg as flr
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((5, 5000)); Y = (rng.random((1, 5000)) < .5) * 1.0
+        w = rng.standard_normal((5, 1)); ref = flr.propagate(w, .1, X, Y, backend="parallel")
+        out = []
+        def f():
+            for _ in range(20):
+                g, J = flr.propagate(w, .1, X, Y, backend="parallel")
+                out.append(g["dw"].tobytes() == ref[0]["dw"].tobytes() and J == ref[1])
+        ts = [threading.Thread(target=f) for _ in range(4)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        assert len(out) == 80 and all(out), out
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
+
+
+_NO_COMPILE = textwrap.dedent("""
+    import numba
+    from numba.core import event
+    compiled = []
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            compiled.append(str(ev.data.get("dispatcher")))
+        def on_end(self, ev):
+            pass
+    event.register("numba:compile", Listener())
+    import fastlogreg
+    from fastlogreg.backends import _REGISTRY
+    sigs = []
+    for name in ("loop", "parallel"):
+        k = _REGISTRY[name]
+        for attr in ("forward_feature_major", "forward_sample_major",
+                     "value_and_grad_feature_major", "value_and_grad_sample_major"):
+            sigs += getattr(k, attr).signatures
+    assert sigs == [], sigs
+    assert compiled == [], compiled
+    print("ok")
+""")
+
+
+def test_import_compiles_nothing(tmp_path):
+    res = subprocess.run([sys.executable, "-c", _NO_COMPILE], capture_output=True, text=True,
+                         env=_env(NUMBA_CACHE_DIR=str(tmp_path)), timeout=300)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
+
+
+_READ_ONLY = textwrap.dedent("""
+    import os, sys, tempfile, warnings
+    sys.path.insert(0, sys.argv[1])
+    if sys.argv[2] == "simulate":
+        # Running as root, permissions are ignored: make Numba's writability probe
+        # (tempfile.TemporaryFile in the candidate cache dir) fail under the
+        # read-only tree, as it would for an ordinary user.
+        _orig = tempfile.TemporaryFile
+        def _ro(*args, dir=None, **kwargs):
+            if dir is not None and os.path.abspath(dir).startswith(sys.argv[3]):
+                raise PermissionError(13, "Permission denied (simulated)", dir)
+            return _orig(*args, dir=dir, **kwargs)
+        tempfile.TemporaryFile = _ro
+    import numpy as np
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # "cannot cache" is acceptable
+        import fastlogreg as flr
+        assert flr.__file__.startswith(sys.argv[1]), flr.__file__
+        g, J = flr.propagate(np.array([[1.], [2.]]), 2., np.array([[1., 2., -1.], [3., 4., -3.2]]),
+                             np.array([[1, 0, 1]]), backend="loop")
+    assert abs(J - 5.801545319394553) < 1e-12, J
+    print("ok")
+""")
+
+
+def test_read_only_install_location():
+    """The package in a read-only directory, HOME read-only, no NUMBA_CACHE_DIR:
+    importing and calling a compiled kernel still work."""
+    src = Path(flr.__file__).parent
+    root = Path(tempfile.mkdtemp(prefix="flr-ro-"))
+    try:
+        site = root / "site"
+        shutil.copytree(src, site / "fastlogreg",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+        home = root / "home"
+        home.mkdir()
+        for p in [root, *root.rglob("*")]:
+            p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+                    | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if p.is_dir() else 0))
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "PYTHONPATH")}
+        env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+        mode = "simulate" if os.geteuid() == 0 else "real"
+        res = subprocess.run([sys.executable, "-c", _READ_ONLY, str(site), mode, str(root)],
+                             capture_output=True, text=True, env=env, timeout=300,
+                             cwd=str(root))
+        assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
+    finally:
+        for p in [root, *root.rglob("*")]:
+            p.chmod(0o755)
+        shutil.rmtree(root)
