@@ -28,7 +28,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["CatLike", "DataError", "Dataset", "load_data", "make_cat_like", "save_data"]
+__all__ = ["CatLike", "DataError", "Dataset", "load_data", "make_cat_like", "read_npz",
+           "save_data"]
 
 #: Sizes of the course's cat data set (``64 * 64 * 3`` features).
 CAT_N_FEATURES = 12288
@@ -201,15 +202,36 @@ def _check_pair(X, Y, part, path, n_features=None, labels_required=True):
     return X, Y
 
 
-def _load_npz(path):
+def read_npz(path, what="data"):
+    """All arrays of an ``.npz`` file as a dict, or a one-line :class:`DataError`.
+
+    Parameters
+    ----------
+    path : str
+    what : str, default "data"
+        What the file should hold, for the messages ("data", "model").
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic.startswith(b"\x93NUMPY"):
+        raise DataError(f"{path}: a single .npy array, not an .npz archive of named arrays")
+    if not magic.startswith(b"PK"):
+        raise DataError(f"{path}: not an .npz {what} file (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except Exception as exc:  # zipfile, pickle, format errors all mean "corrupt"
-        raise DataError(f"{path}: not a readable .npz file ({type(exc).__name__}: "
+        raise DataError(f"{path}: corrupt .npz {what} file ({type(exc).__name__}: "
                         f"{exc})") from None
-    if not isinstance(arrays, dict):
-        raise DataError(f"{path}: not an .npz archive")
+    return arrays
+
+
+def _load_npz(path):
+    arrays = read_npz(path)
     if "X_train" in arrays:
         x_key, y_key = "X_train", "Y_train"
     elif "X" in arrays:

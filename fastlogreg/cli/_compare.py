@@ -1,0 +1,243 @@
+"""The measurements behind ``fastlogreg compare``.
+
+Every backend runs the same five jobs on the same data: ``forward``, ``cost``,
+``gradients``, ``propagate`` (at a fixed, seeded ``w``) and ``train`` (the
+course's ``optimize`` from zeros for N iterations).  The compiled backends are
+called once on the real data before any timing (Numba compiles, or loads from
+its cache, on the first call of each signature), and that first-call time is
+reported on its own.  Each job is then timed as the best of ``repeat`` runs of
+a loop long enough for the clock (calls of 0.2 s or more are timed once).
+
+The ``python`` backend is plain Python: each of its jobs is first estimated
+from a run on a few examples and runs only while the estimates fit a budget.
+"""
+
+import gc
+import math
+import time
+
+import numpy as np
+
+import fastlogreg as flr
+
+from ._common import accuracy, progress_bar
+
+JOBS = ("forward", "cost", "gradients", "propagate", "train")
+#: A timed loop lasts at least this long; calls this long or longer are timed once.
+_TARGET_S = 0.02
+_LONG_CALL_S = 0.2
+#: The python backend's estimate runs on about this many elements of X.
+_PROBE_ELEMENTS = 20_000
+
+
+def _time_call(fn, repeat):
+    """Best time per call of ``fn()`` and the result of one call.
+
+    Returns
+    -------
+    best : float
+        Seconds per call, the minimum over the repeats.
+    samples : list of float
+    result : object
+        What the first call returned.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        result = fn()
+        single = time.perf_counter() - start
+        if single >= _LONG_CALL_S or repeat <= 1:
+            return single, [single], result
+        number = max(1, int(_TARGET_S / max(single, 1e-9)))
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - start) / number)
+        return min(samples), samples, result
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _jobs(backend, w, X, Y, iterations, learning_rate):
+    """The five jobs of one backend, as zero-argument callables."""
+    w0 = np.zeros((X.shape[0], 1))
+    return {
+        "forward": lambda: flr.forward(w, 0.0, X, backend=backend),
+        "cost": lambda: flr.cost(w, 0.0, X, Y, backend=backend),
+        "gradients": lambda: flr.gradients(w, 0.0, X, Y, backend=backend),
+        "propagate": lambda: flr.propagate(w, 0.0, X, Y, backend=backend),
+        "train": lambda: flr.optimize(w0, 0.0, X, Y, iterations, learning_rate,
+                                      backend=backend),
+    }
+
+
+def _outputs(job, result):
+    """The arrays a job returned, flattened, for the comparison with the reference."""
+    if job == "forward":
+        return {"A": result}
+    if job == "cost":
+        return {"cost": result}
+    if job == "gradients":
+        return {"dw": result[0], "db": result[1]}
+    if job == "propagate":
+        return {"dw": result[0]["dw"], "db": result[0]["db"], "cost": result[1]}
+    params, grads, costs = result
+    return {"w": params["w"], "b": params["b"], "costs": np.asarray(costs, dtype=float)}
+
+
+def _max_abs_diff(outputs, reference):
+    """Largest ``|output - reference|`` over every array a job returned."""
+    worst = 0.0
+    for key, value in outputs.items():
+        ref = np.asarray(reference[key], dtype=np.float64)
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != ref.shape:
+            return math.inf
+        if value.size:
+            worst = max(worst, float(np.max(np.abs(value - ref))))
+    return worst
+
+
+def probe_weights(n_features, seed=0):
+    """The fixed ``w`` the kernels are timed at: seeded, with logits of order one.
+
+    Parameters
+    ----------
+    n_features : int
+    seed : int, default 0
+
+    Returns
+    -------
+    ndarray of float64, shape (n_features, 1)
+    """
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n_features, 1)) / math.sqrt(n_features)
+
+
+def _python_estimates(w, X, Y, iterations, learning_rate):
+    """Seconds each ``python`` job would take, from a timed run on a few examples."""
+    n, m = X.shape
+    k = min(m, max(1, _PROBE_ELEMENTS // n))
+    small = _jobs("python", w, X[:, :k], Y[:, :k], min(iterations, 1), learning_rate)
+    estimates = {}
+    for job in JOBS:
+        start = time.perf_counter()
+        small[job]()
+        seconds = (time.perf_counter() - start) * (m / k)
+        estimates[job] = seconds * iterations if job == "train" else seconds
+    return estimates
+
+
+def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learning_rate,
+                repeat, python_budget, progress=True, on_note=None):
+    """Time and check every job on every backend.
+
+    Parameters
+    ----------
+    X_train, Y_train : ndarray
+        ``(n_x, m)`` and ``(1, m)``: the timed data (and the training set).
+    X_test, Y_test : ndarray or None
+        Scored after training (the test accuracy), not timed.
+    backends : sequence of str
+    iterations : int
+        Training iterations of the ``train`` job.
+    learning_rate : float
+    repeat : int
+        Timed repeats per job (the best one counts).
+    python_budget : float
+        Seconds the ``python`` backend may spend; jobs whose estimates do
+        not fit are skipped.
+    progress : bool, default True
+        Show a progress bar.
+    on_note : callable, optional
+        Receives one-line status notes (e.g. "compiling...").
+
+    Returns
+    -------
+    dict
+        ``{"backends": {name: {...}}, "reference": "numpy"}``; per backend:
+        ``time`` (job -> best seconds or None), ``samples``, ``skipped`` (job ->
+        estimated seconds), ``first_call`` (seconds, compiled backends),
+        ``max_diff_kernels``, ``max_diff_train``, ``train_accuracy``,
+        ``test_accuracy``, ``costs`` (every 100 iterations), ``final_cost`` (after
+        the last iteration).
+    """
+    w = probe_weights(X_train.shape[0])
+    args = (w, X_train, Y_train, iterations, learning_rate)
+    reference = {}
+    if "numpy" not in backends:  # the oracle still defines "max |diff|"
+        for job, fn in _jobs("numpy", *args).items():
+            reference[job] = _outputs(job, fn())
+    compiled = [name for name in backends if name not in ("python", "numpy")]
+    bar = progress_bar(len(backends) * (len(JOBS) + 1), enabled=progress, desc="compare")
+    results = {}
+    noted = False
+    try:
+        # numpy first: it is the reference the others are checked against.
+        for name in sorted(backends, key=lambda b: b != "numpy"):
+            if bar is not None:
+                bar.set_description(f"compare {name}")
+            entry = {"time": {}, "samples": {}, "skipped": {}, "first_call": None}
+            jobs = _jobs(name, *args)
+            estimates = {}
+            if name == "python":
+                estimates = _python_estimates(*args)
+                entry["estimate"] = estimates
+            elif name in compiled:
+                if not noted and on_note is not None:
+                    on_note("warming up the compiled backends (Numba compiles each kernel on "
+                            "its first run and caches it; later runs load the cache)...")
+                    noted = True
+                warm = _jobs(name, w, X_train, Y_train, min(iterations, 1), learning_rate)
+                start = time.perf_counter()
+                for fn in warm.values():
+                    fn()
+                entry["first_call"] = time.perf_counter() - start
+            if bar is not None:
+                bar.update(1)
+            spent = 0.0
+            diffs = {}
+            trained = None
+            for job, fn in jobs.items():
+                if name == "python" and spent + estimates[job] > python_budget:
+                    entry["time"][job] = None
+                    entry["skipped"][job] = estimates[job]
+                else:
+                    start = time.perf_counter()
+                    best, samples, result = _time_call(fn, repeat)
+                    spent += time.perf_counter() - start
+                    entry["time"][job] = best
+                    entry["samples"][job] = samples
+                    outputs = _outputs(job, result)
+                    if name == "numpy":
+                        reference[job] = outputs
+                    diffs[job] = _max_abs_diff(outputs, reference[job])
+                    if job == "train":
+                        trained = result
+                if bar is not None:
+                    bar.update(1)
+            kernel_diffs = [diffs[j] for j in JOBS[:-1] if j in diffs]
+            entry["max_diff_kernels"] = max(kernel_diffs) if kernel_diffs else None
+            entry["max_diff_train"] = diffs.get("train")
+            entry["train_accuracy"] = entry["test_accuracy"] = None
+            entry["costs"] = entry["final_cost"] = None
+            if trained is not None:
+                params, _, costs = trained
+                entry["costs"] = [float(c) for c in costs]
+                entry["final_cost"] = flr.cost(params["w"], params["b"], X_train, Y_train,
+                                               backend=name)
+                entry["train_accuracy"] = accuracy(
+                    flr.predict(params["w"], params["b"], X_train, backend=name), Y_train)
+                if X_test is not None:
+                    entry["test_accuracy"] = accuracy(
+                        flr.predict(params["w"], params["b"], X_test, backend=name), Y_test)
+            results[name] = entry
+    finally:
+        if bar is not None:
+            bar.close()
+    ordered = {name: results[name] for name in backends}
+    return {"backends": ordered, "reference": "numpy", "jobs": list(JOBS)}
