@@ -1,0 +1,529 @@
+"""A scikit-learn estimator on fastlogreg's compiled kernels.
+
+``fastlogreg.sklearn.LogisticRegression`` is a drop-in for scikit-learn's
+``LogisticRegression`` with its L2 penalty: it minimizes
+
+    C * sum_i s_i L(sigmoid(w^T x_i + b), y_i) + 0.5 * ||w||^2
+
+(``C=np.inf``: no penalty), with two labels directly and more by one-vs-rest.
+Import this module explicitly: ``import fastlogreg`` does not import
+scikit-learn (install the extra: ``pip install 'fastlogreg[sklearn]'``).
+
+How it stays fast
+-----------------
+* ``X`` of shape ``(n_samples, n_features)`` is handed to the kernels as the
+  ``(n_features, n_samples)`` view ``X.T``: validation keeps float32/float64 in
+  any memory layout as it is, and nothing proportional to ``X`` is copied.
+* The ``lbfgs`` solver (scipy's L-BFGS-B) evaluates the objective and its
+  gradient with one call of the backend's fused kernel: one pass over ``X``
+  per evaluation, where scikit-learn's two matrix-vector products make two.
+  The finiteness of ``X`` is checked by that first pass too (a non-finite
+  element makes a non-finite logit, which the kernels count), not by an
+  extra pass.
+* Sample weights go to the kernels as their weight argument; the L2 term is
+  O(n_features) NumPy.
+* Like scikit-learn, the objective is divided by the sum of the sample weights
+  before L-BFGS-B sees it, so ``tol`` (its ``gtol``: the largest component of
+  the projected gradient) means what it means in scikit-learn, and ``n_iter_``
+  counts L-BFGS iterations as there.  L-BFGS-B keeps the last
+  :data:`LBFGS_MEMORY` corrections (scipy's ``maxcor``; scikit-learn uses
+  scipy's default, 10): on ill-conditioned problems the longer memory saves
+  iterations (and passes over ``X``), at O(n_features) cost per correction.
+"""
+
+import math
+import numbers
+import warnings
+
+import numba
+import numpy as np
+from scipy import optimize
+from scipy.special import expit, log_expit, logsumexp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from . import _validation as v
+from .backends import BACKENDS, DEFAULT_BACKEND, get_backend
+from .training import check_learning_rate, gradient_descent
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+
+    def _validate_data(estimator, *args, ensure_all_finite=True, **kwargs):
+        return _sk_validate_data(estimator, *args, ensure_all_finite=ensure_all_finite,
+                                 **kwargs)
+except ImportError:  # pragma: no cover - older scikit-learn
+    def _validate_data(estimator, *args, ensure_all_finite=True, **kwargs):
+        return estimator._validate_data(*args, force_all_finite=ensure_all_finite, **kwargs)
+
+__all__ = ["GD_CHECK_EVERY", "LBFGS_MEMORY", "PARALLEL_MIN_SIZE", "LogisticRegression"]
+
+#: Corrections kept by L-BFGS-B (scipy's ``maxcor``).
+LBFGS_MEMORY = 30
+#: Gradient-descent iterations between two convergence checks of ``solver="gd"``.
+GD_CHECK_EVERY = 10
+#: ``backend="parallel"`` runs the serial ``loop`` build of the same kernels
+#: (same bits: both add fixed chunks in order) when X has fewer elements than
+#: this: waking threads for microseconds of work costs more than it saves, and
+#: on a busy machine a late thread stalls every evaluation.
+PARALLEL_MIN_SIZE = 50_000
+#: The float dtypes the kernels compute in; other inputs become float64.
+_DTYPES = [np.float64, np.float32]
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """L2-penalized logistic regression fitted by fastlogreg's compiled kernels.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse regularization strength (> 0): the objective is
+        ``C * sum_i s_i L_i + 0.5 * ||coef||^2``; ``np.inf`` means no penalty.
+        The intercept is not penalized.
+    fit_intercept : bool, default True
+        Fit the intercept (else it is 0).
+    solver : {"lbfgs", "gd"}, default "lbfgs"
+        ``"lbfgs"``: scipy's L-BFGS-B on the fused compiled value-and-gradient
+        kernel.  ``"gd"``: fastlogreg's compiled batch gradient descent.
+    tol : float, default 1e-4
+        Stop when the largest component of the gradient of the objective
+        divided by ``C * sum(sample_weight)`` is at most ``tol`` (L-BFGS-B's
+        ``gtol``; for ``"gd"``, checked every :data:`GD_CHECK_EVERY`
+        iterations).
+    max_iter : int, default 100
+        Maximum number of iterations per binary problem.
+    learning_rate : float or "auto", default "auto"
+        Step size of ``solver="gd"`` on the scaled objective; ``"auto"`` is
+        ``1 / L`` with ``L`` a power-iteration estimate of the curvature bound
+        ``0.25 * lambda_max(X~^T S X~) / sum(s) + 1 / (C sum(s))``.  Unused by
+        ``"lbfgs"``.
+    backend : {"python", "numpy", "loop", "parallel", "vectorized"}, default "parallel"
+        The fastlogreg backend computing the objective.  ``"parallel"`` on
+        fewer than :data:`PARALLEL_MIN_SIZE` elements of ``X`` runs its serial
+        build (``"loop"``, the same results).
+    n_threads : int, optional
+        Numba threads used by the ``parallel`` backend during ``fit`` (at most
+        ``numba.config.NUMBA_NUM_THREADS``; larger values are clipped).  The
+        calling thread's setting is restored afterwards.  None: leave it.
+    verbose : int, default 0
+        Print the objective while fitting (every L-BFGS iteration; every 100
+        gradient-descent iterations).
+    warm_start : bool, default False
+        Start from the previous fit's ``coef_`` and ``intercept_`` when they
+        fit the new data's shape and classes.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels, sorted.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights (one row per class, one-vs-rest, when there are more than two).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros when ``fit_intercept=False``).
+    n_iter_ : ndarray of int32, shape (1,) or (n_classes,)
+        Iterations run for each binary problem.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastlogreg.sklearn import LogisticRegression
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = LogisticRegression(C=1.0).fit(X, y)
+    >>> round(clf.score(X, y), 3)
+    0.989
+    """
+
+    def __init__(self, C=1.0, *, fit_intercept=True, solver="lbfgs", tol=1e-4, max_iter=100,
+                 learning_rate="auto", backend=DEFAULT_BACKEND, n_threads=None, verbose=0,
+                 warm_start=False):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.backend = backend
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        """Dense input only; everything else as for a classifier."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            Training data; float32 and float64 are used as they are (never
+            copied), other real dtypes become float64.
+        y : array_like of shape (n_samples,)
+            Labels: any two or more distinct values.
+        sample_weight : array_like of shape (n_samples,), optional
+            Non-negative weights with a positive sum; None means all ones.
+
+        Returns
+        -------
+        self : LogisticRegression
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters or data: fewer than two classes, NaN or inf in
+            ``X``, bad sample weights.
+        FloatingPointError
+            If the logits overflow (finite but astronomically large inputs) or
+            gradient descent diverges (try a smaller ``learning_rate``).
+        """
+        params = self._checked_params()
+        X, y = _validate_data(self, X, y, dtype=_DTYPES, ensure_all_finite=False)
+        check_classification_targets(y)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError("LogisticRegression needs samples of at least 2 classes in the "
+                             f"data; got one class: {classes[0]!r}")
+        n_samples, n_features = X.shape
+        sw = v.check_sample_weight(sample_weight, n_samples)
+        sw_sum = float(sw.sum()) if sw.shape[0] else float(n_samples)
+        if not sw_sum > 0:
+            raise ValueError("sample_weight must have a positive sum; got all zeros")
+
+        backend = params["backend"]
+        if backend == "parallel" and X.size < PARALLEL_MIN_SIZE:
+            backend = "loop"
+        kernels = get_backend(backend)
+        XT = X.T  # (n_features, n_samples): the kernels' layout, a view
+        n_problems = 1 if classes.shape[0] == 2 else classes.shape[0]
+        start = self._warm_start_point(classes, n_features, n_problems)
+        problem = _Problem(kernels, XT, sw, sw_sum, params["C"], params["fit_intercept"])
+
+        coef = np.empty((n_problems, n_features))
+        intercept = np.zeros(n_problems)
+        n_iter = np.zeros(n_problems, dtype=np.int32)
+        with _numba_threads(params["n_threads"]):
+            for k in range(n_problems):
+                positive = 1 if n_problems == 1 else k
+                target = (y_index == positive).astype(X.dtype)
+                w0, b0 = start[k]
+                if params["solver"] == "lbfgs":
+                    w, b, n_iter[k] = self._fit_lbfgs(problem, target, w0, b0, params)
+                else:
+                    w, b, n_iter[k] = self._fit_gd(problem, target, w0, b0, params)
+                coef[k] = w
+                intercept[k] = b
+        self.classes_ = classes
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_iter_ = n_iter
+        return self
+
+    def _checked_params(self):
+        """The constructor parameters, validated (ValueError/TypeError otherwise)."""
+        C = self.C
+        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not C > 0:
+            raise ValueError(f"C must be a positive float (np.inf for no penalty); got {C!r}")
+        for name in ("fit_intercept", "warm_start"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be a bool; got {getattr(self, name)!r}")
+        if self.solver not in ("lbfgs", "gd"):
+            raise ValueError(f"solver must be 'lbfgs' or 'gd'; got {self.solver!r}")
+        tol = self.tol
+        if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+                or not (math.isfinite(tol) and tol >= 0)):
+            raise ValueError(f"tol must be a finite float >= 0; got {tol!r}")
+        max_iter = self.max_iter
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
+                or max_iter < 0:
+            raise ValueError(f"max_iter must be an integer >= 0; got {max_iter!r}")
+        learning_rate = self.learning_rate
+        if not (isinstance(learning_rate, str) and learning_rate == "auto"):
+            try:
+                learning_rate = check_learning_rate(learning_rate)
+            except TypeError as exc:
+                raise ValueError(f"{exc}, or 'auto'") from None
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
+        n_threads = self.n_threads
+        if n_threads is not None and (isinstance(n_threads, bool)
+                                      or not isinstance(n_threads, numbers.Integral)
+                                      or n_threads < 1):
+            raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
+        verbose = self.verbose
+        if not isinstance(verbose, numbers.Integral) or verbose < 0:
+            raise ValueError(f"verbose must be an integer >= 0; got {verbose!r}")
+        return {"C": float(C), "fit_intercept": bool(self.fit_intercept),
+                "solver": self.solver, "tol": float(tol), "max_iter": int(max_iter),
+                "learning_rate": learning_rate, "backend": self.backend,
+                "n_threads": None if n_threads is None else int(n_threads),
+                "verbose": int(verbose)}
+
+    def _warm_start_point(self, classes, n_features, n_problems):
+        """Per binary problem ``(w0, b0)``: zeros, or the previous fit's solution."""
+        zeros = [(np.zeros(n_features), 0.0) for _ in range(n_problems)]
+        if not self.warm_start or not hasattr(self, "coef_"):
+            return zeros
+        same = (self.coef_.shape == (n_problems, n_features)
+                and np.array_equal(self.classes_, classes))
+        if not same:
+            return zeros
+        b0 = self.intercept_ if self.fit_intercept else np.zeros(n_problems)
+        return [(np.array(self.coef_[k], dtype=np.float64), float(b0[k]))
+                for k in range(n_problems)]
+
+    def _fit_lbfgs(self, problem, target, w0, b0, params):
+        """One binary problem by L-BFGS-B; returns ``(w, b, n_iter)``."""
+        fun = problem.objective(target)
+        x0 = np.append(w0, b0) if problem.fit_intercept else w0.copy()
+        callback = None
+        if params["verbose"]:
+            def callback(intermediate_result):
+                print(f"lbfgs: objective {intermediate_result.fun:.10g}")
+        result = optimize.minimize(
+            fun, x0, method="L-BFGS-B", jac=True, callback=callback,
+            options={"maxiter": params["max_iter"], "maxls": 50, "gtol": params["tol"],
+                     "ftol": 64 * np.finfo(float).eps, "maxcor": LBFGS_MEMORY})
+        n_iter = min(result.nit, params["max_iter"])
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {n_iter} iteration(s) "
+                          f"(status={result.status}): {result.message}. Increase max_iter "
+                          "or scale the data.", ConvergenceWarning, stacklevel=3)
+        n = problem.n_features
+        b = float(result.x[n]) if problem.fit_intercept else 0.0
+        return result.x[:n].copy(), b, n_iter
+
+    def _fit_gd(self, problem, target, w0, b0, params):
+        """One binary problem by compiled gradient descent; returns ``(w, b, n_iter)``."""
+        problem.check_finite(target, w0, b0)
+        learning_rate = params["learning_rate"]
+        if learning_rate == "auto":
+            learning_rate = 1.0 / problem.curvature_bound()
+        w, b = w0.copy(), b0
+        done = 0
+        converged = False
+        max_iter = params["max_iter"]
+        while done < max_iter and not converged:
+            steps = min(GD_CHECK_EVERY, max_iter - done)
+            b, dw, db, costs = gradient_descent(
+                problem.kernels, w, b, problem.XT, target, problem.sw, steps, learning_rate,
+                scale=problem.scale, l2=problem.l2, fit_intercept=problem.fit_intercept)
+            if params["verbose"] and done % 100 == 0:
+                print(f"gd: iteration {done}, objective {costs[0]:.10g}")
+            done += steps
+            grad_max = float(np.max(np.abs(dw)))
+            if problem.fit_intercept:
+                grad_max = max(grad_max, abs(float(db)))
+            converged = grad_max <= params["tol"]
+        if not converged:
+            warnings.warn(f"gd did not converge in {max_iter} iteration(s) (learning_rate="
+                          f"{learning_rate:g}). Increase max_iter.", ConvergenceWarning,
+                          stacklevel=3)
+        return w, b, done
+
+    # --------------------------------------------------------------- prediction
+
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column per class with more than two classes; for two, the
+            logit of ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = _validate_data(self, X, dtype=_DTYPES, reset=False)
+        # coef_ cast to X's dtype: a float32 X is not converted (copied) to float64.
+        scores = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``classes_[1]`` where its logit is > 0 (two classes), else the
+            class with the largest logit.
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(np.intp)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`, computed without underflow.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([log_expit(-scores), log_expit(scores)])
+        log_p = log_expit(scores)
+        return log_p - logsumexp(log_p, axis=1, keepdims=True)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            ``[1 - p, p]`` with ``p = sigmoid(logit)`` for two classes; with
+            more, the one-vs-rest sigmoids normalized to sum to 1 (as
+            scikit-learn's one-vs-rest).
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return np.column_stack([expit(-scores), expit(scores)])
+        log_p = log_expit(scores)
+        log_p -= log_p.max(axis=1, keepdims=True)
+        proba = np.exp(log_p)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+
+class _Problem:
+    """The scaled objective of one data set, shared by the binary problems.
+
+    ``f(w, b) = scale * sum_i s_i L_i + 0.5 * l2 * ||w||^2`` with
+    ``scale = 1 / sum(s)`` and ``l2 = 1 / (C sum(s))``: scikit-learn's
+    objective divided by ``C sum(s)``.
+    """
+
+    def __init__(self, kernels, XT, sw, sw_sum, C, fit_intercept):
+        self.kernels = kernels
+        self.XT = XT
+        self.sw = sw
+        self.n_features = XT.shape[0]
+        self.scale = 1.0 / sw_sum
+        self.l2 = 0.0 if math.isinf(C) else 1.0 / (C * sw_sum)
+        self.fit_intercept = fit_intercept
+
+    def objective(self, target):
+        """``fun(theta) -> (f, grad)`` for L-BFGS-B, ``theta = [w, b]`` (or ``w``)."""
+        kernel = self.kernels.value_and_grad
+        XT, sw, n, scale, l2 = self.XT, self.sw, self.n_features, self.scale, self.l2
+        fit_intercept = self.fit_intercept
+        dw = np.empty(n)
+
+        def fun(theta):
+            w = theta[:n]
+            b = float(theta[n]) if fit_intercept else 0.0
+            loss, db, n_bad = kernel(w, b, XT, target, sw, True, True, dw)
+            if n_bad:
+                _raise_nonfinite(XT, n_bad)
+            grad = np.empty_like(theta)
+            np.multiply(dw, scale, out=grad[:n])
+            f = scale * loss
+            if l2:
+                grad[:n] += l2 * w
+                f += 0.5 * l2 * float(w @ w)
+            if fit_intercept:
+                grad[n] = scale * db
+            return f, grad
+        return fun
+
+    def check_finite(self, target, w, b):
+        """One forward pass: raise if ``X`` holds NaN or inf (or the logits overflow)."""
+        _, _, n_bad = self.kernels.value_and_grad(w, b, self.XT, target, self.sw, False,
+                                                  False, np.empty(self.n_features))
+        if n_bad:
+            _raise_nonfinite(self.XT, n_bad)
+
+    def curvature_bound(self, n_power=30, seed=0):
+        """Power-iteration estimate of the Lipschitz constant of the gradient.
+
+        Parameters
+        ----------
+        n_power : int
+            Power iterations on ``0.25 * X~^T S X~ * scale`` (``X~`` is ``X``
+            with a column of ones when the intercept is fitted).
+        seed : int
+            Seed of the start vector.
+
+        Returns
+        -------
+        float
+            The estimate times 1.05, plus ``l2``.
+        """
+        X = self.XT.T
+        weights = self.sw if self.sw.shape[0] else None
+        rng = np.random.default_rng(seed)
+        vec = rng.standard_normal(self.n_features + int(self.fit_intercept))
+        vec /= np.linalg.norm(vec)
+        lam = 0.0
+        for _ in range(n_power):
+            w = vec[:self.n_features].astype(X.dtype)
+            u = X @ w + (vec[-1] if self.fit_intercept else 0.0)
+            if weights is not None:
+                u *= weights
+            nxt = np.empty_like(vec)
+            nxt[:self.n_features] = X.T @ u.astype(X.dtype)
+            if self.fit_intercept:
+                nxt[-1] = u.sum()
+            nxt *= 0.25 * self.scale
+            lam = float(np.linalg.norm(nxt))
+            if lam == 0.0:
+                break
+            vec = nxt / lam
+        return 1.05 * lam + self.l2 if lam + self.l2 > 0 else 1.0
+
+
+def _raise_nonfinite(XT, n_bad):
+    """After the kernel counted ``n_bad`` non-finite logits: locate the culprit and raise."""
+    j, i = v._first_nonfinite_2d(XT)
+    if j >= 0:
+        raise ValueError(f"Input X contains NaN or infinity: X[{i}, {j}] = {XT[j, i]}")
+    raise FloatingPointError(f"the logits overflowed for {n_bad} sample(s): X and the "
+                             "weights are finite but too large")
+
+
+class _numba_threads:
+    """Context manager: ``numba.set_num_threads(n)`` inside, the previous value after."""
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+        self.previous = None
+
+    def __enter__(self):
+        if self.n_threads is not None:
+            self.previous = numba.get_num_threads()
+            numba.set_num_threads(min(self.n_threads, numba.config.NUMBA_NUM_THREADS))
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            numba.set_num_threads(self.previous)
+        return False

@@ -1,0 +1,323 @@
+"""fastlogreg.sklearn.LogisticRegression: scikit-learn's checks and scikit-learn's answers."""
+
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn.datasets import load_breast_cancer, load_iris, make_classification  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+import fastlogreg.sklearn as flr_sklearn  # noqa: E402
+from fastlogreg.sklearn import LogisticRegression  # noqa: E402
+
+COMPILED = ("loop", "parallel", "vectorized")
+TIGHT = {"tol": 1e-10, "max_iter": 10_000}
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def small():
+    X, y = make_classification(300, 6, n_informative=4, random_state=1)
+    return X, y
+
+
+# ------------------------------------------------------------- scikit-learn's checks
+
+# A tight tol: the sample-weight check compares fits on weighted and on
+# repeated rows to 1e-7.  Gradient descent cannot reach it on the checks'
+# unscaled data (steps of 2e-4), hence its ConvergenceWarnings are expected.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks([
+    LogisticRegression(tol=1e-10, max_iter=1000),
+    LogisticRegression(solver="gd", tol=1e-8, max_iter=20_000, backend="loop"),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# ------------------------------------------------------------ scikit-learn's answers
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+def test_matches_sklearn_on_breast_cancer(cancer, backend):
+    X, y = cancer
+    ours = LogisticRegression(C=1.0, backend=backend, **TIGHT).fit(X, y)
+    ref = SkLogisticRegression(C=1.0, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-4)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), rtol=1e-4)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("C", [0.01, 100.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_matches_sklearn_C_and_intercept(cancer, C, fit_intercept):
+    X, y = cancer
+    ours = LogisticRegression(C=C, fit_intercept=fit_intercept, **TIGHT).fit(X, y)
+    ref = SkLogisticRegression(C=C, fit_intercept=fit_intercept, **TIGHT).fit(X, y)
+    # With little penalty the optimum is flat: both solvers stop on ftol, so
+    # compare relative to the largest weight.
+    atol = 1e-4 * np.abs(ref.coef_).max()
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=atol)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-4, atol=atol)
+
+
+def test_no_penalty_matches_sklearn(small):
+    X, y = small
+    ours = LogisticRegression(C=np.inf, **TIGHT).fit(X, y)
+    ref = SkLogisticRegression(C=np.inf, **TIGHT).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-4, atol=1e-7)
+
+
+def test_sample_weight_matches_sklearn(small):
+    X, y = small
+    sw = np.random.default_rng(0).uniform(0.1, 3.0, size=y.shape[0])
+    ours = LogisticRegression(**TIGHT).fit(X, y, sample_weight=sw)
+    ref = SkLogisticRegression(**TIGHT).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+def test_sample_weights_are_repeated_rows(small, backend):
+    X, y = small
+    reps = np.random.default_rng(2).integers(0, 4, size=y.shape[0])
+    weighted = LogisticRegression(backend=backend, **TIGHT).fit(X, y, sample_weight=reps)
+    repeated = LogisticRegression(backend=backend, **TIGHT).fit(
+        np.repeat(X, reps, axis=0), np.repeat(y, reps))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-6,
+                               atol=1e-9)
+
+
+def test_tol_and_n_iter_follow_sklearn(cancer):
+    # Same objective scaling, same gtol: scikit-learn's tol gives a solution as
+    # close to the optimum as ours.
+    X, y = cancer
+    best = SkLogisticRegression(**TIGHT).fit(X, y).coef_
+    for tol in (1e-2, 1e-4):
+        ours = LogisticRegression(tol=tol).fit(X, y)
+        ref = SkLogisticRegression(tol=tol).fit(X, y)
+        assert ours.n_iter_.shape == (1,) and ours.n_iter_.dtype == np.int32
+        assert 0 < ours.n_iter_[0] <= 100
+        err_ours = np.abs(ours.coef_ - best).max()
+        err_ref = np.abs(ref.coef_ - best).max()
+        assert err_ours <= 10 * err_ref + 1e-6
+
+
+# ------------------------------------------------------------------ labels, classes
+
+
+@pytest.mark.parametrize("labels", [("no", "yes"), (False, True), (-1, 1), (2, 7)])
+def test_any_two_labels(small, labels):
+    X, y = small
+    ref = LogisticRegression().fit(X, y)
+    y_mapped = np.array(labels, dtype=object if isinstance(labels[0], str) else None)[y]
+    clf = LogisticRegression().fit(X, y_mapped)
+    np.testing.assert_array_equal(clf.classes_, np.array(labels))
+    np.testing.assert_allclose(clf.coef_, ref.coef_)
+    np.testing.assert_array_equal(clf.predict(X), np.array(labels)[ref.predict(X)])
+    assert clf.score(X, y_mapped) == ref.score(X, y)
+
+
+def test_multiclass_is_one_vs_rest():
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = LogisticRegression(**TIGHT).fit(X, y)
+    assert clf.coef_.shape == (3, 4) and clf.intercept_.shape == (3,)
+    assert clf.n_iter_.shape == (3,)
+    for k in range(3):
+        binary = LogisticRegression(**TIGHT).fit(X, (y == k).astype(int))
+        np.testing.assert_allclose(clf.coef_[k], binary.coef_[0], rtol=1e-6)
+        np.testing.assert_allclose(clf.intercept_[k], binary.intercept_[0], rtol=1e-6)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    ovr = 1 / (1 + np.exp(-clf.decision_function(X)))
+    np.testing.assert_allclose(proba, ovr / ovr.sum(axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
+    np.testing.assert_array_equal(clf.predict(X), np.argmax(proba, axis=1))
+    assert clf.score(X, y) > 0.9
+
+
+def test_binary_outputs(cancer):
+    X, y = cancer
+    clf = LogisticRegression().fit(X, y)
+    d = clf.decision_function(X)
+    assert d.shape == (X.shape[0],)
+    np.testing.assert_allclose(d, X @ clf.coef_[0] + clf.intercept_[0], rtol=1e-12)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-d)), rtol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # The log-probabilities stay finite where the probabilities underflow.
+    far = X[:3] * 1e4
+    log_proba = clf.predict_log_proba(far)
+    assert np.isfinite(log_proba).all()
+    np.testing.assert_allclose(np.exp(log_proba), clf.predict_proba(far), atol=1e-300)
+
+
+# ----------------------------------------------------------- solvers and parameters
+
+
+@pytest.mark.parametrize("learning_rate", ["auto", 1.0])
+def test_gd_solver_reaches_the_lbfgs_solution(cancer, learning_rate):
+    X, y = cancer
+    lbfgs = LogisticRegression(**TIGHT).fit(X, y)
+    gd = LogisticRegression(solver="gd", tol=1e-7, max_iter=200_000,
+                            learning_rate=learning_rate).fit(X, y)
+    assert gd.n_iter_[0] % flr_sklearn.GD_CHECK_EVERY == 0
+    np.testing.assert_allclose(gd.coef_, lbfgs.coef_, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(gd.predict_proba(X), lbfgs.predict_proba(X), atol=1e-5)
+
+
+def test_warm_start_resumes(cancer):
+    X, y = cancer
+    clf = LogisticRegression(tol=1e-8, max_iter=1000, warm_start=True).fit(X, y)
+    first = clf.n_iter_[0]
+    clf.fit(X, y)
+    assert clf.n_iter_[0] <= 2 < first
+    cold = LogisticRegression(tol=1e-8, max_iter=1000, warm_start=True)
+    cold.fit(X, y)
+    assert cold.n_iter_[0] == first
+
+
+def test_convergence_warning(cancer):
+    X, y = cancer
+    with pytest.warns(ConvergenceWarning, match="failed to converge"):
+        clf = LogisticRegression(max_iter=2).fit(X, y)
+    assert clf.n_iter_[0] == 2
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        LogisticRegression(solver="gd", max_iter=20).fit(X, y)
+
+
+def test_verbose_prints(small, capsys):
+    X, y = small
+    LogisticRegression(verbose=1).fit(X, y)
+    assert "lbfgs: objective" in capsys.readouterr().out
+    LogisticRegression(solver="gd", verbose=1, max_iter=200, tol=0.1).fit(X, y)
+    assert "gd: iteration 0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 64])
+def test_n_threads_is_restored_and_changes_nothing(small, n_threads):
+    X, y = small
+    before = numba.get_num_threads()
+    ref = LogisticRegression().fit(X, y)
+    clf = LogisticRegression(n_threads=n_threads).fit(X, y)
+    assert numba.get_num_threads() == before
+    # Chunked partial sums: the same bits for any thread count.
+    np.testing.assert_array_equal(clf.coef_, ref.coef_)
+
+
+@pytest.mark.parametrize("params", [
+    {"C": 0.0}, {"C": -1.0}, {"C": "1"}, {"solver": "newton"}, {"tol": -1.0},
+    {"max_iter": -1}, {"max_iter": 1.5}, {"learning_rate": 0.0}, {"learning_rate": "fast"},
+    {"backend": "cuda"}, {"n_threads": 0}, {"n_threads": 1.0}, {"verbose": -1},
+    {"fit_intercept": "yes"}, {"warm_start": None},
+])
+def test_invalid_params(small, params):
+    X, y = small
+    with pytest.raises(ValueError):
+        LogisticRegression(**params).fit(X, y)
+
+
+def test_invalid_data(small):
+    X, y = small
+    with pytest.raises(ValueError, match="2 classes"):
+        LogisticRegression().fit(X, np.zeros_like(y))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LogisticRegression().fit(X, np.linspace(0, 1, y.shape[0]))
+    with pytest.raises(ValueError, match="positive sum"):
+        LogisticRegression().fit(X, y, sample_weight=np.zeros(y.shape[0]))
+    with pytest.raises(ValueError, match="non-negative"):
+        LogisticRegression().fit(X, y, sample_weight=-np.ones(y.shape[0]))
+    with pytest.raises(NotFittedError):
+        LogisticRegression().predict(X)
+    for solver in ("lbfgs", "gd"):
+        for bad in (np.nan, np.inf):
+            X_bad = X.copy()
+            X_bad[7, 3] = bad
+            with pytest.raises(ValueError, match=r"NaN or infinity: X\[7, 3\]"):
+                LogisticRegression(solver=solver).fit(X_bad, y)
+    clf = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :3])
+
+
+# ----------------------------------------------------------- memory layout, dtypes
+
+
+class _Spy:
+    """Wraps a backend and records the X of every kernel call."""
+
+    def __init__(self, kernels):
+        self.kernels = kernels
+        self.seen = []
+
+    def value_and_grad(self, w, b, X, *args):
+        self.seen.append(X)
+        return self.kernels.value_and_grad(w, b, X, *args)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_X_is_never_copied(small, monkeypatch, dtype, order):
+    X, y = small
+    X = np.array(X, dtype=dtype, order=order)
+    spies = []
+    original = flr_sklearn.get_backend
+
+    def spy_backend(name):
+        spies.append(_Spy(original(name)))
+        return spies[-1]
+
+    monkeypatch.setattr(flr_sklearn, "get_backend", spy_backend)
+    LogisticRegression().fit(X, y)
+    seen = spies[0].seen
+    assert seen
+    for X_kernel in seen:
+        assert X_kernel.dtype == dtype
+        assert X_kernel.shape == X.T.shape
+        assert np.shares_memory(X_kernel, X)
+
+
+def test_layouts_and_float32_agree(cancer):
+    X, y = cancer
+    ref = LogisticRegression(**TIGHT).fit(X, y)
+    fortran = LogisticRegression(**TIGHT).fit(np.asfortranarray(X), y)
+    np.testing.assert_allclose(fortran.coef_, ref.coef_, rtol=1e-8)
+    strided = np.zeros((X.shape[0], 2 * X.shape[1]))
+    strided[:, ::2] = X
+    view = LogisticRegression(**TIGHT).fit(strided[:, ::2], y)
+    np.testing.assert_allclose(view.coef_, ref.coef_, rtol=1e-8)
+    single = LogisticRegression(tol=1e-6, max_iter=1000).fit(X.astype(np.float32), y)
+    np.testing.assert_allclose(single.coef_, ref.coef_, rtol=1e-3, atol=1e-3)
+    assert single.predict_proba(X.astype(np.float32)).dtype == np.float64
+
+
+def test_readonly_input(small):
+    X, y = small
+    X = X.copy()
+    X.flags.writeable = False
+    clf = LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(clf.coef_, LogisticRegression().fit(X.copy(), y).coef_)
+
+
+def test_import_fastlogreg_does_not_import_sklearn():
+    code = ("import sys, fastlogreg; "
+            "bad = sorted(m for m in sys.modules if m == 'sklearn' or m.startswith('sklearn.'));"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
