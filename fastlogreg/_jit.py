@@ -67,7 +67,13 @@ def _clone(func, suffix, bind=None):
     return clone
 
 
-def jit(func=None, *, parallel=False, suffix="", bind=None):
+#: For code whose rounding must be exact (range reductions): ``reassoc``
+#: would rewrite ``(x - k*hi) - k*lo`` as ``x - k*(hi + lo)``.
+EXACT_FASTMATH = frozenset({"contract"})
+
+
+def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
+        inline="never"):
     """Compile ``func`` in nopython mode with fastlogreg's settings.
 
     Parameters
@@ -95,11 +101,12 @@ def jit(func=None, *, parallel=False, suffix="", bind=None):
     vectorize.
     """
     if func is None:
-        return lambda f: jit(f, parallel=parallel, suffix=suffix, bind=bind)
+        return lambda f: jit(f, parallel=parallel, suffix=suffix, bind=bind,
+                             fastmath=fastmath, inline=inline)
     if parallel:
         suffix += "_parallel"
     func = _clone(func, f"{suffix}_{SOURCE_STAMP}", bind)
-    options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
+    options = dict(nogil=True, fastmath=set(fastmath), error_model="numpy", inline=inline,
                    parallel=parallel)
     try:
         return numba.njit(cache=True, **options)(func)

@@ -11,14 +11,14 @@ builds return the same bits for any ``NUMBA_NUM_THREADS``.
 from ._jit import jit
 
 #: Bytes of ``X`` per feature-major block: twice the block is read (logits,
-#: then gradient), the second time from cache.  Sized for a 1 MiB L2.
-BLOCK_BYTES = 256 * 1024
+#: then gradient), the second time from cache (L2, else the shared L3).
+BLOCK_BYTES = 2 * 1024 * 1024
 #: Examples per feature-major block, at least and at most.
 MIN_BLOCK = 8
 MAX_BLOCK = 1024
-#: Examples per sample-major scheduling unit (a multiple of the 4-example
+#: Examples per sample-major block, at most (a multiple of the 4-example
 #: register block of the sample-major kernels).
-SAMPLE_MAJOR_BLOCK = 64
+SAMPLE_MAJOR_BLOCK = 256
 #: Upper bound on chunks: enough to balance any realistic core count, few
 #: enough that the ``n_chunks x n`` partial gradients stay small next to X.
 MAX_CHUNKS = 64
@@ -44,6 +44,28 @@ def feature_major_block(n, itemsize):
     block = BLOCK_BYTES // max(1, n * itemsize)
     block = (block // 8) * 8
     return min(MAX_BLOCK, max(MIN_BLOCK, block))
+
+
+@jit
+def sample_major_block(n, itemsize):
+    """Examples per block when features are contiguous (X is ``(n, m)``, F order).
+
+    Parameters
+    ----------
+    n : int
+        Number of features.
+    itemsize : int
+        Bytes per element of X.
+
+    Returns
+    -------
+    int
+        A multiple of 4 between 4 and ``SAMPLE_MAJOR_BLOCK`` such that
+        ``n * block * itemsize`` is about ``BLOCK_BYTES``.
+    """
+    block = BLOCK_BYTES // max(1, n * itemsize)
+    block = (block // 4) * 4
+    return min(SAMPLE_MAJOR_BLOCK, max(4, block))
 
 
 @jit

@@ -7,16 +7,21 @@ threads.  Each chunk writes its own row of partial sums, and the rows are added
 in chunk order afterwards, so there is no ``dw[j] += ...`` race and the result
 does not depend on the thread count.
 
-Two memory layouts get their own loop order, so that the innermost loop always
-walks contiguous memory:
+Within a chunk, examples go by blocks that fit in cache, in three steps:
+logits of the block, per-example terms (residual, loss: a loop over
+contiguous logits that vectorizes, transcendental functions included), then
+the gradient from the same block of X, read again from cache.  X comes from
+memory once.  Two memory layouts get their own loop order, so that the
+innermost loop always walks contiguous memory:
 
-* feature-major, ``X[j, i]`` contiguous in ``i`` (``X`` C-ordered): the logits
-  of a block of examples are built row by row, then the same block, still in
-  cache, is read again to accumulate the gradient;
+* feature-major, ``X[j, i]`` contiguous in ``i`` (``X`` C-ordered): logits
+  are built four rows of X at a time, the gradient is a dot product per row;
 * sample-major, ``XT[i, j]`` contiguous in ``j`` (``X`` F-ordered, passed as
   ``X.T``): four examples at a time share the loads of ``w`` for their dot
   products and one pass of load/store over the partial gradient.
 
+Rows are taken as 1-D slices: indexing ``X[j, i0 + i]`` directly makes Numba
+guard against negative indices, which keeps LLVM from vectorizing (6x slower).
 All sums are float64, whatever the dtype of ``X``.
 """
 
@@ -26,29 +31,134 @@ from numba import prange
 from .._descent import bind_descent
 from .._jit import jit
 from .._scalar import residual_and_loss, sigmoid_scalar
-from .._tiling import SAMPLE_MAJOR_BLOCK, feature_major_block, plan_chunks
+from .._tiling import feature_major_block, plan_chunks, sample_major_block
 
 
 @jit
-def _example_terms(z, y, sw, i, want_cost, weighted):
-    """Weighted residual, weighted loss and non-finite flag of example ``i``."""
-    r, loss = residual_and_loss(z, y[i], want_cost)
-    if weighted:
-        r *= sw[i]
-        loss *= sw[i]
-    bad = 0 if np.isfinite(z) else 1
-    return r, loss, bad
+def _block_terms(z, y, sw, r, want_cost):
+    """Per-example residuals of a block, and its sums.
+
+    Parameters
+    ----------
+    z, y : ndarray, shape (nb,)
+        Logits and labels of the block.
+    sw : ndarray, shape (nb,) or (0,)
+        Sample weights of the block; empty means all ones.
+    r : ndarray, shape (>= nb,)
+        Receives the (weighted) residuals ``sw * (sigmoid(z) - y)``.
+    want_cost : bool
+        Compute the losses too.
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+        Logits that are not finite.
+    """
+    weighted = sw.shape[0] > 0
+    loss = 0.0
+    db = 0.0
+    bad = 0
+    for i in range(z.shape[0]):
+        ri, li = residual_and_loss(z[i], y[i], want_cost)
+        if weighted:
+            ri *= sw[i]
+            li *= sw[i]
+        bad += 0 if np.isfinite(z[i]) else 1
+        r[i] = ri
+        loss += li
+        db += ri
+    return loss, db, bad
 
 
 @jit
-def _block_logits(w, b, X, i0, nb, z):
-    """``z[:nb] = w^T X[:, i0:i0+nb] + b`` for a feature-major X, row by row."""
-    for i in range(nb):
-        z[i] = b
-    for j in range(X.shape[0]):
-        wj = w[j]
+def _block_sigmoid(z, out):
+    """``out = sigmoid(z)`` for a block; returns the count of non-finite logits."""
+    bad = 0
+    for i in range(z.shape[0]):
+        bad += 0 if np.isfinite(z[i]) else 1
+        out[i] = sigmoid_scalar(z[i])
+    return bad
+
+
+@jit
+def _logits_feature_major(w, b, X, i0, nb, z):
+    """``z[:nb] = w^T X[:, i0:i0+nb] + b`` for a feature-major X, four rows at a time."""
+    zz = z[:nb]
+    zz[:] = b
+    n = X.shape[0]
+    j = 0
+    while j + 4 <= n:
+        w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        x0 = X[j, i0:i0 + nb]
+        x1 = X[j + 1, i0:i0 + nb]
+        x2 = X[j + 2, i0:i0 + nb]
+        x3 = X[j + 3, i0:i0 + nb]
         for i in range(nb):
-            z[i] += wj * X[j, i0 + i]
+            zz[i] += (w0 * x0[i] + w1 * x1[i]) + (w2 * x2[i] + w3 * x3[i])
+        j += 4
+    while j < n:
+        wj = w[j]
+        x0 = X[j, i0:i0 + nb]
+        for i in range(nb):
+            zz[i] += wj * x0[i]
+        j += 1
+
+
+@jit
+def _gradient_feature_major(X, i0, nb, r, g):
+    """``g += X[:, i0:i0+nb] @ r[:nb]`` for a feature-major X (block still in cache)."""
+    rr = r[:nb]
+    for j in range(X.shape[0]):
+        x = X[j, i0:i0 + nb]
+        acc = 0.0
+        for i in range(nb):
+            acc += x[i] * rr[i]
+        g[j] += acc
+
+
+@jit
+def _logits_sample_major(w, b, XT, i0, nb, z):
+    """``z[:nb] = XT[i0:i0+nb] @ w + b`` for a sample-major XT, four examples at a time."""
+    n = XT.shape[1]
+    i = 0
+    while i + 4 <= nb:
+        x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
+        z0 = z1 = z2 = z3 = 0.0
+        for j in range(n):
+            wj = w[j]
+            z0 += wj * x0[j]
+            z1 += wj * x1[j]
+            z2 += wj * x2[j]
+            z3 += wj * x3[j]
+        z[i], z[i + 1], z[i + 2], z[i + 3] = z0 + b, z1 + b, z2 + b, z3 + b
+        i += 4
+    while i < nb:
+        x0 = XT[i0 + i]
+        z0 = 0.0
+        for j in range(n):
+            z0 += w[j] * x0[j]
+        z[i] = z0 + b
+        i += 1
+
+
+@jit
+def _gradient_sample_major(XT, i0, nb, r, g):
+    """``g += XT[i0:i0+nb].T @ r[:nb]``, four examples per pass over ``g``."""
+    n = XT.shape[1]
+    i = 0
+    while i + 4 <= nb:
+        x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
+        r0, r1, r2, r3 = r[i], r[i + 1], r[i + 2], r[i + 3]
+        for j in range(n):
+            g[j] += (r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j])
+        i += 4
+    while i < nb:
+        x0 = XT[i0 + i]
+        r0 = r[i]
+        for j in range(n):
+            g[j] += r0 * x0[j]
+        i += 1
 
 
 @jit
@@ -61,8 +171,8 @@ def merge_partials(part, part_dw, dw_out):
         Per chunk: loss sum, residual sum, count of non-finite logits.
     part_dw : ndarray, shape (n_chunks, n) or (n_chunks, 0)
         Per chunk gradient partials (empty when no gradient was asked for).
-    dw_out : ndarray, shape (n,) or (0,)
-        Receives the summed gradient.
+    dw_out : ndarray, shape (n,)
+        Receives the summed gradient (zeros when none was asked for).
 
     Returns
     -------
@@ -107,11 +217,8 @@ def forward_feature_major(w, b, X, out):
         stop = min(m, (c + 1) * chunk)
         for i0 in range(c * chunk, stop, block):
             nb = min(block, stop - i0)
-            _block_logits(w, b, X, i0, nb, z)
-            for i in range(nb):
-                if not np.isfinite(z[i]):
-                    bad[c] += 1
-                out[i0 + i] = sigmoid_scalar(z[i])
+            _logits_feature_major(w, b, X, i0, nb, z)
+            bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
     return bad.sum()
 
 
@@ -131,16 +238,16 @@ def forward_sample_major(w, b, XT, out):
         Number of examples whose logit is not finite.
     """
     m, n = XT.shape
-    chunk, n_chunks = plan_chunks(m, SAMPLE_MAJOR_BLOCK)
+    block = sample_major_block(n, XT.itemsize)
+    chunk, n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
     for c in prange(n_chunks):
-        for i in range(c * chunk, min(m, (c + 1) * chunk)):
-            z = b
-            for j in range(n):
-                z += w[j] * XT[i, j]
-            if not np.isfinite(z):
-                bad[c] += 1
-            out[i] = sigmoid_scalar(z)
+        z = np.empty(block)
+        stop = min(m, (c + 1) * chunk)
+        for i0 in range(c * chunk, stop, block):
+            nb = min(block, stop - i0)
+            _logits_sample_major(w, b, XT, i0, nb, z)
+            bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
     return bad.sum()
 
 
@@ -171,7 +278,6 @@ def value_and_grad_feature_major(w, b, X, y, sw, want_cost, want_grad, dw_out):
         Number of examples whose logit is not finite.
     """
     n, m = X.shape
-    weighted = sw.shape[0] > 0
     block = feature_major_block(n, X.itemsize)
     chunk, n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
@@ -179,28 +285,16 @@ def value_and_grad_feature_major(w, b, X, y, sw, want_cost, want_grad, dw_out):
     for c in prange(n_chunks):
         z = np.empty(block)
         r = np.empty(block)
-        loss = 0.0
-        db = 0.0
-        bad = 0
         stop = min(m, (c + 1) * chunk)
         for i0 in range(c * chunk, stop, block):
             nb = min(block, stop - i0)
-            _block_logits(w, b, X, i0, nb, z)
-            for i in range(nb):
-                ri, li, bi = _example_terms(z[i], y, sw, i0 + i, want_cost, weighted)
-                r[i] = ri
-                loss += li
-                db += ri
-                bad += bi
+            _logits_feature_major(w, b, X, i0, nb, z)
+            loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
+            part[c, 0] += loss
+            part[c, 1] += db
+            part[c, 2] += bad
             if want_grad:
-                for j in range(n):
-                    acc = 0.0
-                    for i in range(nb):
-                        acc += X[j, i0 + i] * r[i]
-                    part_dw[c, j] += acc
-        part[c, 0] = loss
-        part[c, 1] = db
-        part[c, 2] = bad
+                _gradient_feature_major(X, i0, nb, r, part_dw[c])
     return merge_partials(part, part_dw, dw_out)
 
 
@@ -211,54 +305,23 @@ def value_and_grad_sample_major(w, b, XT, y, sw, want_cost, want_grad, dw_out):
     ``XT`` of shape ``(m, n)`` contiguous along ``n`` in place of ``X``.
     """
     m, n = XT.shape
-    weighted = sw.shape[0] > 0
-    chunk, n_chunks = plan_chunks(m, SAMPLE_MAJOR_BLOCK)
+    block = sample_major_block(n, XT.itemsize)
+    chunk, n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.zeros((n_chunks, n if want_grad else 0))
     for c in prange(n_chunks):
-        g = part_dw[c]
-        loss = 0.0
-        db = 0.0
-        bad = 0
-        i = c * chunk
-        stop = min(m, i + chunk)
-        # Four examples at a time: their dots share the loads of w, and their
-        # gradient updates share one load/store of g per feature.
-        while i + 4 <= stop:
-            z0 = z1 = z2 = z3 = b
-            for j in range(n):
-                wj = w[j]
-                z0 += wj * XT[i, j]
-                z1 += wj * XT[i + 1, j]
-                z2 += wj * XT[i + 2, j]
-                z3 += wj * XT[i + 3, j]
-            r0, l0, b0 = _example_terms(z0, y, sw, i, want_cost, weighted)
-            r1, l1, b1 = _example_terms(z1, y, sw, i + 1, want_cost, weighted)
-            r2, l2, b2 = _example_terms(z2, y, sw, i + 2, want_cost, weighted)
-            r3, l3, b3 = _example_terms(z3, y, sw, i + 3, want_cost, weighted)
-            loss += (l0 + l1) + (l2 + l3)
-            db += (r0 + r1) + (r2 + r3)
-            bad += b0 + b1 + b2 + b3
+        z = np.empty(block)
+        r = np.empty(block)
+        stop = min(m, (c + 1) * chunk)
+        for i0 in range(c * chunk, stop, block):
+            nb = min(block, stop - i0)
+            _logits_sample_major(w, b, XT, i0, nb, z)
+            loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
+            part[c, 0] += loss
+            part[c, 1] += db
+            part[c, 2] += bad
             if want_grad:
-                for j in range(n):
-                    g[j] += (r0 * XT[i, j] + r1 * XT[i + 1, j]) + (
-                        r2 * XT[i + 2, j] + r3 * XT[i + 3, j])
-            i += 4
-        while i < stop:
-            z = b
-            for j in range(n):
-                z += w[j] * XT[i, j]
-            ri, li, bi = _example_terms(z, y, sw, i, want_cost, weighted)
-            loss += li
-            db += ri
-            bad += bi
-            if want_grad:
-                for j in range(n):
-                    g[j] += ri * XT[i, j]
-            i += 1
-        part[c, 0] = loss
-        part[c, 1] = db
-        part[c, 2] = bad
+                _gradient_sample_major(XT, i0, nb, r, part_dw[c])
     return merge_partials(part, part_dw, dw_out)
 
 
@@ -298,7 +361,6 @@ class BlockedKernels:
                                                     want_grad, dw_out)
         return self.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
                                                  want_grad, dw_out)
-
 
     def prepare_descent(self, X):
         """The compiled descent for X's layout, X as its kernel wants it, and its workspace.

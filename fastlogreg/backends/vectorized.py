@@ -10,13 +10,12 @@ X's dtype as BLAS does, and every intermediate lives in a workspace allocated
 once by the caller, so training loops allocate nothing m-sized per iteration.
 """
 
-import math
-
 import numba
 import numpy as np
 
 from .._descent import bind_descent
 from .._jit import jit
+from .._scalar import residual_and_loss, sigmoid_scalar
 
 
 def _ufunc(signatures):
@@ -27,25 +26,19 @@ def _ufunc(signatures):
 @_ufunc(["float64(float64, float64)", "float64(float32, float64)"])
 def sigmoid_ufunc(z, b):
     """Stable ``sigmoid(z + b)`` computed in float64."""
-    zb = z + b
-    e = math.exp(-abs(zb))
-    return 1.0 / (1.0 + e) if zb >= 0 else e / (1.0 + e)
+    return sigmoid_scalar(z + b)
 
 
 @_ufunc(["float64(float64, float64, float64)", "float64(float32, float64, float32)"])
 def residual_ufunc(z, b, y):
     """``sigmoid(z + b) - y`` in float64."""
-    zb = z + b
-    e = math.exp(-abs(zb))
-    a = 1.0 / (1.0 + e) if zb >= 0 else e / (1.0 + e)
-    return a - y
+    return residual_and_loss(z + b, y, False)[0]
 
 
 @_ufunc(["float64(float64, float64, float64)", "float64(float32, float64, float32)"])
 def loss_ufunc(z, b, y):
     """Stable cross-entropy ``softplus(z + b) - y (z + b)`` in float64."""
-    zb = z + b
-    return (max(zb, 0.0) - y * zb) + math.log1p(math.exp(-abs(zb)))
+    return residual_and_loss(z + b, y, True)[1]
 
 
 @jit

@@ -1,0 +1,205 @@
+"""Print fastlogreg's performance ratios (issue 5 targets), measured side by side.
+
+Every figure is a ratio of two timings taken in the same process (or, for
+start-up, of fresh processes), best of several repeats, so machine noise
+largely cancels.  Run from the repository root::
+
+    python tools/perf_report.py            # all targets
+    python tools/perf_report.py --quick    # smaller arrays, fewer repeats
+    python tools/perf_report.py --markdown # a table for README.md
+
+Needs the ``bench`` extra (threadpoolctl) and, for target 9, scikit-learn.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import fastlogreg as flr
+
+
+def best_time(func, repeat, number=1):
+    """Best wall time of ``number`` calls, over ``repeat`` repeats (after a warm-up)."""
+    func()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            func()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def make_data(n, m, dtype, seed=0):
+    """Seeded data in the course layout: X (n, m) C-ordered, Y (1, m), w (n, 1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, m), dtype=np.float32 if dtype == "float32" else np.float64)
+    w = (rng.standard_normal((n, 1)) / np.sqrt(n)).astype(X.dtype)
+    Y = (rng.random((1, m)) < 0.5).astype(X.dtype)
+    return w, 0.1, X, Y
+
+
+def propagate_ratio(n, m, dtype, repeat, backend="parallel", with_gemv=False):
+    """(ours / numpy, ours / gemv) for one public propagate call."""
+    w, b, X, Y = make_data(n, m, dtype)
+    ours = best_time(lambda: flr.propagate(w, b, X, Y, backend=backend), repeat)
+    ref = best_time(lambda: flr.propagate(w, b, X, Y, backend="numpy"), repeat)
+    result = {"ours_over_numpy": ours / ref}
+    if with_gemv:
+        wr = w.ravel()
+        gemv = best_time(lambda: wr @ X, repeat)
+        result["ours_over_gemv"] = ours / gemv
+    return result
+
+
+def optimize_ratio(n, m, iterations, backend, repeat, reference="numpy"):
+    """Time of ``optimize`` on ``backend`` over its time on ``reference``."""
+    w, b, X, Y = make_data(n, m, "float64")
+    w0 = np.zeros_like(w)
+
+    def run(name):
+        return lambda: flr.optimize(w0, 0.0, X, Y, iterations, 0.01, backend=name)
+    return best_time(run(backend), repeat) / best_time(run(reference), repeat)
+
+
+def single_thread_ratios(shapes, repeat):
+    """``loop`` / ``vectorized`` propagate, one Numba thread and one BLAS thread."""
+    code = f"""
+import json, sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+from threadpoolctl import threadpool_limits
+import fastlogreg as flr
+from perf_report import best_time, make_data
+out = {{}}
+with threadpool_limits(1):
+    for n, m in {shapes!r}:
+        w, b, X, Y = make_data(n, m, "float64")
+        t = {{k: best_time(lambda: flr.propagate(w, b, X, Y, backend=k), {repeat})
+              for k in ("loop", "vectorized")}}
+        out[f"{{n}}x{{m}}"] = t["loop"] / t["vectorized"]
+print(json.dumps(out))
+"""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(res.stdout)
+
+
+def startup_seconds(cache_dir):
+    """Seconds for a fresh process to import fastlogreg and run one parallel propagate."""
+    code = ("import time; t = time.perf_counter(); import numpy as np, fastlogreg as flr; "
+            "X = np.ones((3, 5)); Y = np.array([[0, 1, 0, 1, 1]]); "
+            "flr.propagate(np.zeros((3, 1)), 0.0, X, Y, backend='parallel'); "
+            "print(time.perf_counter() - t)")
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True)
+    return float(res.stdout.strip())
+
+
+def peak_memory_ratio(n, m):
+    """Peak traced allocation of one parallel propagate over X.nbytes."""
+    import tracemalloc
+    w, b, X, Y = make_data(n, m, "float64")
+    flr.propagate(w, b, X, Y)
+    tracemalloc.start()
+    flr.propagate(w, b, X, Y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / X.nbytes
+
+
+def estimator_ratio(n_samples, n_features):
+    """fastlogreg's LogisticRegression fit time over scikit-learn's, same problem."""
+    try:
+        from sklearn.datasets import make_classification
+        from sklearn.linear_model import LogisticRegression as SkLR
+
+        from fastlogreg.sklearn import LogisticRegression
+    except ImportError as exc:
+        return {"skipped": str(exc)}
+    X, y = make_classification(n_samples, n_features, n_informative=50, random_state=0)
+    t0 = time.perf_counter()
+    ours = LogisticRegression(C=1.0, tol=1e-6).fit(X, y)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = SkLR(C=1.0, tol=1e-6).fit(X, y)
+    t_ref = time.perf_counter() - t0
+    agree = float(np.mean(ours.predict(X) == ref.predict(X)))
+    return {"ours_over_sklearn": t_ours / t_ref, "prediction_agreement": agree}
+
+
+def run(quick):
+    """Measure every target; return (rows, raw) with rows = (target, figure, goal)."""
+    big = (1000, 20000) if quick else (1000, 100000)
+    tall = (10, 100000) if quick else (10, 1000000)
+    repeat = 3 if quick else 7
+    rows = []
+    for dtype, label in (("float64", "1"), ("float32", "2")):
+        r = propagate_ratio(*big, dtype, repeat, with_gemv=True)
+        rows.append((f"{label}. propagate parallel {dtype} {big[0]}x{big[1]} / numpy",
+                     r["ours_over_numpy"], "<= 0.55"))
+        rows.append((f"{label}. propagate parallel {dtype} {big[0]}x{big[1]} / gemv w@X",
+                     r["ours_over_gemv"], "<= 1.3"))
+    r = propagate_ratio(*tall, "float64", repeat)
+    rows.append((f"3. propagate parallel {tall[0]}x{tall[1]} / numpy", r["ours_over_numpy"],
+                 "<= 0.35"))
+    r = propagate_ratio(12288, 209, "float64", repeat)
+    rows.append(("4. propagate parallel 12288x209 / numpy", r["ours_over_numpy"], "<= 0.6"))
+    rows.append(("4. optimize 300 it parallel 12288x209 / numpy",
+                 optimize_ratio(12288, 209, 300, "parallel", max(2, repeat // 3)), "<= 0.6"))
+    r = propagate_ratio(2, 1000, "float64", repeat * 20)
+    rows.append(("5. propagate parallel 2x1000 / numpy", r["ours_over_numpy"], "<= 0.7"))
+    rows.append(("5. optimize 2000 it numpy / loop, 2x1000 (speed-up)",
+                 1.0 / optimize_ratio(2, 1000, 2000, "loop", repeat), ">= 10"))
+    shapes = [(12288, 209), (1000, 20000), (10, 200000)]
+    for shape, ratio in single_thread_ratios(shapes, repeat).items():
+        rows.append((f"6. one thread: loop / vectorized {shape}", ratio, "<= 1.25"))
+    with tempfile.TemporaryDirectory() as empty:
+        cold = startup_seconds(empty)
+        warm = startup_seconds(empty)
+    rows.append(("7. import + first parallel propagate, warm cache (s)", warm, "<= 1.0"))
+    rows.append(("7. import + first parallel propagate, empty cache (s)", cold, "<= 10"))
+    rows.append(("8. propagate peak traced allocation / X.nbytes",
+                 peak_memory_ratio(*big), "~ 0"))
+    est = estimator_ratio(20000 if quick else 100000, 1000)
+    if "ours_over_sklearn" in est:
+        rows.append(("9. LogisticRegression.fit / scikit-learn's (lbfgs, tol 1e-6)",
+                     est["ours_over_sklearn"], "<= 0.33"))
+        rows.append(("9. prediction agreement with scikit-learn", est["prediction_agreement"],
+                     "1.0"))
+    else:
+        rows.append(("9. LogisticRegression.fit / scikit-learn's", float("nan"),
+                     est["skipped"]))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args(argv)
+    import numba
+    rows = run(args.quick)
+    header = (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
+              f"{np.__version__}, {numba.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    if args.markdown:
+        print(header + "\n")
+        print("| target | measured | goal |\n|---|---:|---|")
+        for name, value, goal in rows:
+            print(f"| {name} | {value:.3g} | {goal} |")
+    else:
+        print(header)
+        for name, value, goal in rows:
+            print(f"{name:<66} {value:8.3g}   (goal {goal})")
+
+
+if __name__ == "__main__":
+    main()
