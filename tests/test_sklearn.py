@@ -211,15 +211,24 @@ def test_verbose_prints(small, capsys):
     assert "gd: iteration 0" in capsys.readouterr().out
 
 
+@pytest.fixture(scope="module")
+def medium():
+    X, y = make_classification(4000, 20, n_informative=10, random_state=3)
+    assert X.size >= flr_sklearn.PARALLEL_MIN_SIZE  # really runs the parallel build
+    return X, y
+
+
 @pytest.mark.parametrize("n_threads", [1, 2, 64])
-def test_n_threads_is_restored_and_changes_nothing(small, n_threads):
-    X, y = small
+def test_n_threads_is_restored_and_changes_nothing(medium, n_threads):
+    X, y = medium
     before = numba.get_num_threads()
-    ref = LogisticRegression().fit(X, y)
+    ref = LogisticRegression(backend="loop").fit(X, y)
     clf = LogisticRegression(n_threads=n_threads).fit(X, y)
     assert numba.get_num_threads() == before
-    # Chunked partial sums: the same bits for any thread count.
+    # Chunked partial sums: the same bits for any thread count, and as the
+    # serial build (which small data are given, see PARALLEL_MIN_SIZE).
     np.testing.assert_array_equal(clf.coef_, ref.coef_)
+    np.testing.assert_array_equal(clf.n_iter_, ref.n_iter_)
 
 
 @pytest.mark.parametrize("params", [
