@@ -79,7 +79,7 @@ def test_bare_command_runs_compare_on_the_embedded_problem(capsys, monkeypatch):
     assert "fastlogreg compare: embedded cat-like data (seed 1)" in out
     assert "X_train 20 x 30 float64" in out and "X_test 20 x 10" in out
     assert "Numba threads:" in out and "CPU:" in out
-    for title in ("time per call (best of 5)", "speed-up over numpy", "speed-up over python",
+    for title in ("time per call (best of 7)", "speed-up over numpy", "speed-up over python",
                   "agreement with the numpy reference"):
         assert title in out
     for name in BACKENDS:

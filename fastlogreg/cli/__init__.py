@@ -45,7 +45,7 @@ __all__ = ["main", "build_parser"]
 SUBCOMMANDS = ("compare", "train", "predict")
 #: The course's learning rate for the cat pictures.
 DEFAULT_LEARNING_RATE = 0.005
-DEFAULT_COMPARE_ITERATIONS = 500
+DEFAULT_COMPARE_ITERATIONS = 300
 DEFAULT_TRAIN_ITERATIONS = 2000
 DEFAULT_PYTHON_BUDGET = 10.0
 
@@ -180,8 +180,8 @@ def build_parser():
     compare.add_argument("--backends", type=_backend_list, default=list(BACKENDS),
                          metavar="LIST",
                          help=f"comma-separated subset of {','.join(BACKENDS)} (default all)")
-    compare.add_argument("--repeat", type=_int_at_least(1), default=5, metavar="N",
-                         help="timed repeats per kernel; the best counts (default 5)")
+    compare.add_argument("--repeat", type=_int_at_least(1), default=7, metavar="N",
+                         help="timed repeats per kernel; the best counts (default 7)")
     compare.add_argument("--python-budget", type=_non_negative_float,
                          default=DEFAULT_PYTHON_BUDGET, metavar="SECONDS",
                          help="seconds the plain-Python backend may take; jobs whose "
@@ -304,6 +304,17 @@ def _true_accuracies(true_model, data):
     return ", ".join(parts)
 
 
+def _load_note(info):
+    """The machine's load when it was measured (busy machines give noisy timings)."""
+    load = info.get("load_average")
+    if load is None:
+        return ""
+    text = f"; load average {load:.1f}"
+    if info["logical_cpus"] and load > 0.75 * info["logical_cpus"]:
+        text += " (a busy machine: timings are noisy)"
+    return text
+
+
 # --------------------------------------------------------------------- commands
 
 def _cmd_compare(args):
@@ -337,7 +348,8 @@ def _cmd_compare(args):
              f"{info['numba_threads']}"
              + (f" ({info['threading_layer']} layer)" if info["threading_layer"] else "")
              + (f"; BLAS: {info['blas']}" if "blas" in info else ""),
-             f"  Python {info['python']}, NumPy {info['numpy']}, Numba {info['numba']}"]
+             f"  Python {info['python']}, NumPy {info['numpy']}, Numba {info['numba']}"
+             + _load_note(info)]
     first = [f"{name} {entry['first_call']:.2f} s" for name, entry in results["backends"].items()
              if entry["first_call"] is not None]
     if first:
@@ -349,7 +361,9 @@ def _cmd_compare(args):
     elapsed = time.perf_counter() - started
     print(f"\n(compare took {elapsed:.1f} s)")
     title = (f"fastlogreg compare: X {X_train.shape[0]} x {X_train.shape[1]} {X_train.dtype}, "
-             f"{info['numba_threads']} threads, {info['cpu']}")
+             f"{info['numba_threads']} threads, {info['cpu']}"
+             + (f" (load average {info['load_average']:.1f} on {info['logical_cpus']} CPUs)"
+                if info.get("load_average") is not None else ""))
     if args.plot:
         plot_compare(args.plot, results, title=title, iterations=args.iterations,
                      learning_rate=args.learning_rate)

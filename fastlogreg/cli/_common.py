@@ -84,6 +84,10 @@ def machine_info():
         "platform": platform.platform(terse=True),
     }
     try:
+        info["load_average"] = os.getloadavg()[0]    # 1-minute average, Unix only
+    except (AttributeError, OSError):
+        info["load_average"] = None
+    try:
         info["threading_layer"] = numba.threading_layer()
     except ValueError:  # no parallel kernel has run yet
         info["threading_layer"] = None
