@@ -538,6 +538,10 @@ def main(argv=None):
         return args.run(args)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # e.g. `fastlogreg | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except _UsageError as exc:
         print(f"{exc.prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
