@@ -10,6 +10,7 @@ Python, the course's loop as taught.
 import numpy as np
 
 from ._jit import _clone, jit
+from ._scalar import is_finite
 
 
 def value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, *work):  # pragma: no cover
@@ -72,9 +73,9 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
             dw += l2 * w
         if want_cost:
             cost = scale * loss + 0.5 * l2 * np.dot(w, w)
-            if not np.isfinite(cost):
+            if not is_finite(cost):
                 return b, cost, db, it
-        if n_bad > 0 or not np.isfinite(db) or not np.isfinite(dw.sum()):
+        if n_bad > 0 or not is_finite(db) or not is_finite(dw.sum()):
             return b, cost, db, it
         w -= lr * dw
         if fit_intercept:

@@ -14,7 +14,9 @@ import numba
 #: ``reassoc`` lets LLVM vectorize floating-point reductions, ``contract``
 #: allows fused multiply-add and ``nsz`` ignores the sign of zero.  ``nnan`` and
 #: ``ninf`` are deliberately absent: they would let the compiler delete the
-#: ``isfinite`` checks that validation relies on (numba#9383, #7701).
+#: ``isfinite`` checks that validation relies on (numba#9383, #7701).  Even
+#: without them, ``np.isfinite`` of a value computed in a ``reassoc`` function
+#: was folded to True: compiled code uses ``_scalar.is_finite`` instead.
 FASTMATH = frozenset({"contract", "reassoc", "nsz"})
 
 
@@ -93,9 +95,7 @@ def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
     Notes
     -----
     ``cache=True`` writes machine code next to the sources (or to
-    ``NUMBA_CACHE_DIR``).  Where no cache location is writable, Numba refuses
-    to decorate ("no locator available", numba#4908); fastlogreg then compiles
-    without a cache instead of failing at import.
+    ``NUMBA_CACHE_DIR``); see :func:`_cached` for read-only installs.
     ``error_model="numpy"`` is what ``prange`` bodies use anyway; using it
     everywhere keeps serial and parallel builds alike and lets division
     vectorize.
@@ -108,11 +108,30 @@ def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
     func = _clone(func, f"{suffix}_{SOURCE_STAMP}", bind)
     options = dict(nogil=True, fastmath=set(fastmath), error_model="numpy", inline=inline,
                    parallel=parallel)
+    return _cached(numba.njit, func, **options)
+
+
+def ufunc(func):
+    """A dynamic Numba ufunc from a scalar body, cached where possible.
+
+    No signatures are given: a loop is compiled per dtype on first use, so
+    importing fastlogreg compiles nothing.
+    """
+    return _cached(numba.vectorize, func, nopython=True)
+
+
+def _cached(decorator, func, **options):
+    """``decorator(cache=True, **options)(func)``, without the cache if it cannot be.
+
+    Where no cache location is writable (a read-only install and no writable
+    home), Numba refuses to decorate ("no locator available", numba#4908):
+    compile without a cache instead of failing at import.
+    """
     try:
-        return numba.njit(cache=True, **options)(func)
-    except RuntimeError as exc:  # no writable cache location
+        return decorator(cache=True, **options)(func)
+    except RuntimeError as exc:
         if "no locator" not in str(exc):
             raise
         warnings.warn(f"fastlogreg: Numba cannot cache {func.__qualname__} ({exc}); "
-                      "compiling without a cache", RuntimeWarning, stacklevel=2)
-        return numba.njit(cache=False, **options)(func)
+                      "compiling without a cache", RuntimeWarning, stacklevel=3)
+        return decorator(cache=False, **options)(func)

@@ -24,6 +24,34 @@ _LN2_LO = 1.9082149292705877e-10
 _EXP_FLOOR = -746.0
 
 
+_FLOAT64_MAX = 1.7976931348623157e308
+
+
+@jit(inline="always")
+def is_finite(x):
+    """``isfinite`` that survives fastmath, for compiled code.
+
+    Parameters
+    ----------
+    x : float
+        A float32 or float64 value.
+
+    Returns
+    -------
+    bool
+        False for NaN and +-inf.
+
+    Notes
+    -----
+    Under the ``reassoc`` flag alone, Numba's ``np.isfinite`` and
+    ``math.isfinite`` returned True for inf and NaN computed in the same
+    function (seen with Numba 0.68: LLVM folds the ``x - x`` test).  A
+    comparison with the largest double cannot be folded: NaN compares false
+    and inf is larger.
+    """
+    return abs(x) <= _FLOAT64_MAX
+
+
 @intrinsic
 def _float64_from_bits(typingctx, bits):
     """Reinterpret an int64 as the float64 with the same bits (LLVM bitcast)."""

@@ -24,6 +24,12 @@ SAMPLE_MAJOR_BLOCK = 256
 MAX_CHUNKS = 64
 
 
+#: Below this many elements of X the ``parallel`` backend runs the serial
+#: build: waking the thread pool costs more than the work (and the chunking,
+#: hence every bit of the result, is the same).
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+
 @jit
 def feature_major_block(n, itemsize):
     """Examples per block when examples are contiguous (X is ``(n, m)``, C order).

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from ._jit import jit
+from ._scalar import is_finite
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -161,6 +162,6 @@ def _first_nonfinite_2d(X):
     """``(j, i)`` of the first non-finite element of X, or ``(-1, -1)``."""
     for j in range(X.shape[0]):
         for i in range(X.shape[1]):
-            if not np.isfinite(X[j, i]):
+            if not is_finite(X[j, i]):
                 return j, i
     return -1, -1

@@ -180,3 +180,14 @@ def test_model_feature_mismatch(data):
     X, Y = data
     with pytest.raises(ValueError, match="X_test must have 6 features"):
         flr.model(X, Y, X[:3], Y, 10)
+
+
+@pytest.mark.parametrize("backend", flr.BACKENDS[1:])
+def test_divergence_with_finite_logits_raises(backend):
+    # Logits stay finite but the summed cost overflows: caught at the record point.
+    # (Under fastmath, Numba's np.isfinite of this cost was folded to True.)
+    rng = np.random.default_rng(3)
+    Xd = rng.random((300, 40))
+    Yd = (rng.random((1, 40)) < 0.5).astype(float)
+    with pytest.raises(FloatingPointError, match="iteration 100 with learning_rate=1e\\+300"):
+        flr.optimize(np.zeros((300, 1)), 0.0, Xd, Yd, 200, 1e300, backend=backend)

@@ -66,11 +66,12 @@ class _Serialized:
         return locked_descend, X_kernel, work
 
 
+_LOOP = BlockedKernels(parallel=False)
 _REGISTRY = {
     "python": PythonKernels(),
     "numpy": NumpyKernels(),
-    "loop": BlockedKernels(parallel=False),
-    "parallel": _Serialized(BlockedKernels(parallel=True)),
+    "loop": _LOOP,
+    "parallel": _Serialized(BlockedKernels(parallel=True, serial=_LOOP)),
     "vectorized": VectorizedKernels(),
 }
 

@@ -30,8 +30,8 @@ from numba import prange
 
 from .._descent import bind_descent
 from .._jit import jit
-from .._scalar import residual_and_loss, sigmoid_scalar
-from .._tiling import feature_major_block, plan_chunks, sample_major_block
+from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
+from .._tiling import PARALLEL_MIN_ELEMENTS, feature_major_block, plan_chunks, sample_major_block
 
 
 @jit
@@ -64,7 +64,7 @@ def _block_terms(z, y, sw, r, want_cost):
         if weighted:
             ri *= sw[i]
             li *= sw[i]
-        bad += 0 if np.isfinite(z[i]) else 1
+        bad += 0 if is_finite(z[i]) else 1
         r[i] = ri
         loss += li
         db += ri
@@ -76,7 +76,7 @@ def _block_sigmoid(z, out):
     """``out = sigmoid(z)`` for a block; returns the count of non-finite logits."""
     bad = 0
     for i in range(z.shape[0]):
-        bad += 0 if np.isfinite(z[i]) else 1
+        bad += 0 if is_finite(z[i]) else 1
         out[i] = sigmoid_scalar(z[i])
     return bad
 
@@ -332,10 +332,15 @@ class BlockedKernels:
     ----------
     parallel : bool
         False for the ``loop`` backend, True for ``parallel``.
+    serial : BlockedKernels, optional
+        With ``parallel``, the serial build to use for small X (fewer than
+        ``PARALLEL_MIN_ELEMENTS`` elements), where starting threads costs
+        more than the work.  Same chunking, so the same bits.
     """
 
-    def __init__(self, parallel):
+    def __init__(self, parallel, serial=None):
         self.parallel = parallel
+        self._serial = serial
         self.forward_feature_major = jit(forward_feature_major, parallel=parallel)
         self.forward_sample_major = jit(forward_sample_major, parallel=parallel)
         self.value_and_grad_feature_major = jit(value_and_grad_feature_major,
@@ -348,19 +353,27 @@ class BlockedKernels:
         self._descend_sample_major = bind_descent(
             self.value_and_grad_sample_major, name + "_sample_major", compiled=True)
 
+    def _for(self, X):
+        """The kernels to run on X: the serial build when X is too small to share."""
+        if self._serial is not None and X.size < PARALLEL_MIN_ELEMENTS:
+            return self._serial
+        return self
+
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
+        kernels = self._for(X)
         if is_sample_major(X):
-            return self.forward_sample_major(w, b, X.T, out)
-        return self.forward_feature_major(w, b, X, out)
+            return kernels.forward_sample_major(w, b, X.T, out)
+        return kernels.forward_feature_major(w, b, X, out)
 
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
+        kernels = self._for(X)
         if is_sample_major(X):
-            return self.value_and_grad_sample_major(w, b, X.T, y, sw, want_cost,
+            return kernels.value_and_grad_sample_major(w, b, X.T, y, sw, want_cost,
+                                                       want_grad, dw_out)
+        return kernels.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
                                                     want_grad, dw_out)
-        return self.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
-                                                 want_grad, dw_out)
 
     def prepare_descent(self, X):
         """The compiled descent for X's layout, X as its kernel wants it, and its workspace.
@@ -374,9 +387,10 @@ class BlockedKernels:
         work : tuple
             Empty: these kernels need no workspace.
         """
+        kernels = self._for(X)
         if is_sample_major(X):
-            return self._descend_sample_major, X.T, ()
-        return self._descend_feature_major, X, ()
+            return kernels._descend_sample_major, X.T, ()
+        return kernels._descend_feature_major, X, ()
 
 
 def is_sample_major(X):

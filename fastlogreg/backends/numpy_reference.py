@@ -45,12 +45,17 @@ class NumpyKernels:
         """The course's training loop in plain Python over these kernels (no workspace)."""
         return bind_descent(self.value_and_grad, "numpy", compiled=False), X, ()
 
+    # NaN/inf in X or an overflowing w^T X are counted and reported by the
+    # public layer (ValueError / FloatingPointError); NumPy's warnings would
+    # come first and, under -W error, replace that report.
+    @np.errstate(over="ignore", invalid="ignore")
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
         Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b
         out[:] = sigmoid(Z).ravel()
         return int(np.count_nonzero(~np.isfinite(Z)))
 
+    @np.errstate(over="ignore", invalid="ignore")
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum, non-finite count; gradient sum to ``dw_out``.
 

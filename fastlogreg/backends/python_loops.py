@@ -20,7 +20,7 @@ def _logit(w, b, X, i):
     """``w^T x_i + b`` with an explicit loop over features (NaN on overflow)."""
     z = b
     for j in range(len(w)):
-        z += w[j] * float(X[j, i])
+        z += float(w[j]) * float(X[j, i])   # Python floats: inf/NaN propagate silently
     return z
 
 

@@ -10,32 +10,26 @@ X's dtype as BLAS does, and every intermediate lives in a workspace allocated
 once by the caller, so training loops allocate nothing m-sized per iteration.
 """
 
-import numba
 import numpy as np
 
 from .._descent import bind_descent
-from .._jit import jit
-from .._scalar import residual_and_loss, sigmoid_scalar
+from .._jit import jit, ufunc
+from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 
 
-def _ufunc(signatures):
-    """Build a cached Numba ufunc with fastlogreg's settings from a scalar body."""
-    return numba.vectorize(signatures, nopython=True, cache=True)
-
-
-@_ufunc(["float64(float64, float64)", "float64(float32, float64)"])
+@ufunc
 def sigmoid_ufunc(z, b):
     """Stable ``sigmoid(z + b)`` computed in float64."""
     return sigmoid_scalar(z + b)
 
 
-@_ufunc(["float64(float64, float64, float64)", "float64(float32, float64, float32)"])
+@ufunc
 def residual_ufunc(z, b, y):
     """``sigmoid(z + b) - y`` in float64."""
     return residual_and_loss(z + b, y, False)[0]
 
 
-@_ufunc(["float64(float64, float64, float64)", "float64(float32, float64, float32)"])
+@ufunc
 def loss_ufunc(z, b, y):
     """Stable cross-entropy ``softplus(z + b) - y (z + b)`` in float64."""
     return residual_and_loss(z + b, y, True)[1]
@@ -68,12 +62,12 @@ def workspace(m, dtype_like):
 def _logits_finite(z):
     """True when every logit is finite, without an m-sized mask.
 
-    A scalar test such as ``isfinite(z.max() - z.min())`` is not safe here:
-    under the ``reassoc`` fastmath flag LLVM may rewrite it, and it returned
-    True for ``[inf, -inf]``.  An early-exit scan over z is exact.
+    A scalar test such as ``isfinite(z.max() - z.min())`` is not safe: under
+    the ``reassoc`` fastmath flag it returned True for ``[inf, -inf]`` (see
+    :func:`fastlogreg._scalar.is_finite`).  An early-exit scan over z is exact.
     """
     for i in range(z.shape[0]):
-        if not np.isfinite(z[i]):
+        if not is_finite(z[i]):
             return False
     return True
 
