@@ -7,6 +7,7 @@ largely cancels.  Run from the repository root::
     python tools/perf_report.py            # all targets
     python tools/perf_report.py --quick    # smaller arrays, fewer repeats
     python tools/perf_report.py --markdown # a table for README.md
+    python tools/perf_report.py --update-readme   # write that table into README.md
 
 Needs the ``bench`` extra (threadpoolctl) and, for target 9, scikit-learn.
 """
@@ -185,20 +186,37 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="write the Markdown table between README.md's perf markers")
     args = parser.parse_args(argv)
     import numba
     rows = run(args.quick)
     header = (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
-              f"{np.__version__}, {numba.get_num_threads()} threads, {os.cpu_count()} CPUs")
-    if args.markdown:
-        print(header + "\n")
-        print("| target | measured | goal |\n|---|---:|---|")
-        for name, value, goal in rows:
-            print(f"| {name} | {value:.3g} | {goal} |")
+              f"{np.__version__}, threading layer {numba.threading_layer()}, "
+              f"{numba.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
+              f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")
+    if args.markdown or args.update_readme:
+        lines = [header, "", "| target | measured | goal |", "|---|---:|---|"]
+        lines += [f"| {name} | {value:.3g} | {goal} |" for name, value, goal in rows]
+        table = "\n".join(lines)
+        print(table)
+        if args.update_readme:
+            _update_readme(table)
     else:
         print(header)
         for name, value, goal in rows:
             print(f"{name:<66} {value:8.3g}   (goal {goal})")
+
+
+def _update_readme(table, start="<!-- perf:start -->", end="<!-- perf:end -->"):
+    """Replace the text between the perf markers of README.md with ``table``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":
