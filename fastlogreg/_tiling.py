@@ -12,10 +12,16 @@ from ._jit import jit
 
 #: Bytes of ``X`` per feature-major block: twice the block is read (logits,
 #: then gradient), the second time from cache (L2, else the shared L3).
-BLOCK_BYTES = 2 * 1024 * 1024
-#: Examples per feature-major block, at least and at most.
-MIN_BLOCK = 8
+BLOCK_BYTES = 4 * 1024 * 1024
+#: Examples per feature-major block, at least and at most: a row segment
+#: shorter than ~64 elements costs more in loop set-up than in arithmetic.
+MIN_BLOCK = 64
 MAX_BLOCK = 1024
+#: A feature-major X with at most this many examples and bytes is "wide":
+#: threads split its features, and X is read twice, the second time from the
+#: last-level cache (32 MiB here).
+WIDE_MAX_EXAMPLES = 1024
+WIDE_MAX_BYTES = 24 * 1024 * 1024
 #: Examples per sample-major block, at most (a multiple of the 4-example
 #: register block of the sample-major kernels).
 SAMPLE_MAJOR_BLOCK = 256

@@ -21,9 +21,12 @@ import fastlogreg as flr
 
 pytestmark = WARNINGS_AS_ERRORS
 
-#: (n, m, layout, dtype): several chunks in each kernel, uneven last chunk.
-CASES = [(3, 3073, "C", "float64"), (2, 64 * 65 + 1, "F", "float64"),
-         (3, 3073, "C", "float32"), (*LARGE_N_SHAPE, "C", "float64")]
+#: (n, m, layout, dtype): several chunks in each kernel, uneven last chunk, all
+#: above PARALLEL_MIN_ELEMENTS (smaller X runs the serial build): feature-major
+#: blocks, sample-major blocks, and the wide (feature-split) path.
+CASES = [(3, 70001, "C", "float64"), (5, 40003, "F", "float64"),
+         (3, 70001, "C", "float32"), (300, 1501, "C", "float64"),
+         (*LARGE_N_SHAPE, "C", "float64")]
 
 _SCRIPT = textwrap.dedent("""
     import hashlib, json, sys

@@ -16,6 +16,7 @@ innermost loop always walks contiguous memory:
 
 * feature-major, ``X[j, i]`` contiguous in ``i`` (``X`` C-ordered): logits
   are built four rows of X at a time, the gradient is a dot product per row;
+  with few examples (``is_wide``) threads split the features instead;
 * sample-major, ``XT[i, j]`` contiguous in ``j`` (``X`` F-ordered, passed as
   ``X.T``): four examples at a time share the loads of ``w`` for their dot
   products and one pass of load/store over the partial gradient.
@@ -31,7 +32,14 @@ from numba import prange
 from .._descent import bind_descent
 from .._jit import jit
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
-from .._tiling import PARALLEL_MIN_ELEMENTS, feature_major_block, plan_chunks, sample_major_block
+from .._tiling import (
+    PARALLEL_MIN_ELEMENTS,
+    WIDE_MAX_BYTES,
+    WIDE_MAX_EXAMPLES,
+    feature_major_block,
+    plan_chunks,
+    sample_major_block,
+)
 
 
 @jit
@@ -82,13 +90,11 @@ def _block_sigmoid(z, out):
 
 
 @jit
-def _logits_feature_major(w, b, X, i0, nb, z):
-    """``z[:nb] = w^T X[:, i0:i0+nb] + b`` for a feature-major X, four rows at a time."""
+def _add_logits_rows(w, X, j0, j1, i0, nb, z):
+    """``z[:nb] += w[j0:j1] @ X[j0:j1, i0:i0+nb]`` for a feature-major X, four rows at a time."""
     zz = z[:nb]
-    zz[:] = b
-    n = X.shape[0]
-    j = 0
-    while j + 4 <= n:
+    j = j0
+    while j + 4 <= j1:
         w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
         x0 = X[j, i0:i0 + nb]
         x1 = X[j + 1, i0:i0 + nb]
@@ -97,7 +103,7 @@ def _logits_feature_major(w, b, X, i0, nb, z):
         for i in range(nb):
             zz[i] += (w0 * x0[i] + w1 * x1[i]) + (w2 * x2[i] + w3 * x3[i])
         j += 4
-    while j < n:
+    while j < j1:
         wj = w[j]
         x0 = X[j, i0:i0 + nb]
         for i in range(nb):
@@ -106,15 +112,28 @@ def _logits_feature_major(w, b, X, i0, nb, z):
 
 
 @jit
-def _gradient_feature_major(X, i0, nb, r, g):
-    """``g += X[:, i0:i0+nb] @ r[:nb]`` for a feature-major X (block still in cache)."""
+def _logits_feature_major(w, b, X, i0, nb, z):
+    """``z[:nb] = w^T X[:, i0:i0+nb] + b`` for a feature-major X."""
+    z[:nb] = b
+    _add_logits_rows(w, X, 0, X.shape[0], i0, nb, z)
+
+
+@jit
+def _gradient_rows(X, j0, j1, i0, nb, r, g):
+    """``g[j] += X[j, i0:i0+nb] @ r[:nb]`` for ``j0 <= j < j1`` (feature-major X)."""
     rr = r[:nb]
-    for j in range(X.shape[0]):
+    for j in range(j0, j1):
         x = X[j, i0:i0 + nb]
         acc = 0.0
         for i in range(nb):
             acc += x[i] * rr[i]
         g[j] += acc
+
+
+@jit
+def _gradient_feature_major(X, i0, nb, r, g):
+    """``g += X[:, i0:i0+nb] @ r[:nb]`` for a feature-major X (block still in cache)."""
+    _gradient_rows(X, 0, X.shape[0], i0, nb, r, g)
 
 
 @jit
@@ -325,6 +344,55 @@ def value_and_grad_sample_major(w, b, XT, y, sw, want_cost, want_grad, dw_out):
     return merge_partials(part, part_dw, dw_out)
 
 
+def _wide_logits(w, b, X):
+    """Logits of a wide feature-major X, split over chunks of features.
+
+    Each chunk of rows (contiguous memory in a C-ordered X) adds its share of
+    every logit to its own row of partials; the partials are then added in
+    chunk order, so the result does not depend on the thread count.
+    """
+    n, m = X.shape
+    rows, n_chunks = plan_chunks(n, 4)
+    part = np.zeros((n_chunks, m))
+    for c in prange(n_chunks):
+        _add_logits_rows(w, X, c * rows, min(n, (c + 1) * rows), 0, m, part[c])
+    z = np.full(m, b)
+    for c in range(n_chunks):
+        z += part[c]
+    return z
+
+
+def forward_wide(w, b, X, out):
+    """Sigmoid of the logits for a wide feature-major X (few examples, many features).
+
+    Same parameters and returns as :func:`forward_feature_major`.
+    """
+    return _block_sigmoid(_wide_logits(w, b, X), out)
+
+
+def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
+    """Loss and gradient sums for a wide feature-major X (few examples, many features).
+
+    With few examples, blocks of examples would make short row segments and
+    leave threads idle.  Here threads split the features instead: logits from
+    per-chunk partials (:func:`_wide_logits`), the per-example terms, then each
+    chunk of rows computes its own entries of the gradient.  X is read twice,
+    the second time from cache (used only while X fits in the last-level
+    cache).  Same parameters and returns as
+    :func:`value_and_grad_feature_major`.
+    """
+    n, m = X.shape
+    z = _wide_logits(w, b, X)
+    r = np.empty(m)
+    loss, db, bad = _block_terms(z, y, sw, r, want_cost)
+    dw_out[:] = 0.0
+    if want_grad:
+        rows, n_chunks = plan_chunks(n, 4)
+        for c in prange(n_chunks):
+            _gradient_rows(X, c * rows, min(n, (c + 1) * rows), 0, m, r, dw_out)
+    return loss, db, bad
+
+
 class BlockedKernels:
     """The four kernels above compiled with one ``parallel`` setting.
 
@@ -347,11 +415,21 @@ class BlockedKernels:
                                                 parallel=parallel)
         self.value_and_grad_sample_major = jit(value_and_grad_sample_major,
                                                parallel=parallel)
+        # The wide kernels call _wide_logits, itself parallel: bind the build
+        # with the same setting.
+        wide = {"_wide_logits": jit(_wide_logits, parallel=parallel)}
+        name_suffix = "_with_parallel_logits" if parallel else ""
+        # forward_wide has no prange of its own: a serial function calling the
+        # (possibly parallel) logits, named apart for the cache.
+        self.forward_wide = jit(forward_wide, suffix=name_suffix, bind=wide)
+        self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel, bind=wide)
         name = "parallel" if parallel else "loop"
         self._descend_feature_major = bind_descent(
             self.value_and_grad_feature_major, name + "_feature_major", compiled=True)
         self._descend_sample_major = bind_descent(
             self.value_and_grad_sample_major, name + "_sample_major", compiled=True)
+        self._descend_wide = bind_descent(self.value_and_grad_wide, name + "_wide",
+                                          compiled=True)
 
     def _for(self, X):
         """The kernels to run on X: the serial build when X is too small to share."""
@@ -364,6 +442,8 @@ class BlockedKernels:
         kernels = self._for(X)
         if is_sample_major(X):
             return kernels.forward_sample_major(w, b, X.T, out)
+        if is_wide(X):
+            return kernels.forward_wide(w, b, X, out)
         return kernels.forward_feature_major(w, b, X, out)
 
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
@@ -372,6 +452,8 @@ class BlockedKernels:
         if is_sample_major(X):
             return kernels.value_and_grad_sample_major(w, b, X.T, y, sw, want_cost,
                                                        want_grad, dw_out)
+        if is_wide(X):
+            return kernels.value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out)
         return kernels.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
                                                     want_grad, dw_out)
 
@@ -390,7 +472,14 @@ class BlockedKernels:
         kernels = self._for(X)
         if is_sample_major(X):
             return kernels._descend_sample_major, X.T, ()
+        if is_wide(X):
+            return kernels._descend_wide, X, ()
         return kernels._descend_feature_major, X, ()
+
+
+def is_wide(X):
+    """True for a feature-major X with few examples that fits in the last-level cache."""
+    return X.shape[1] <= WIDE_MAX_EXAMPLES and X.nbytes <= WIDE_MAX_BYTES
 
 
 def is_sample_major(X):
