@@ -8,6 +8,7 @@ read through ``get_params``: ``backend``, an iteration-count parameter,
 """
 
 import importlib
+import warnings
 
 from .common import (BACKENDS, NUMBA_THREADS, SHAPES, TRAINING_DTYPES, TRAINING_ITERATIONS, CourseProblem,
                      fix_threads, skip_unless_supported, sklearn_data)
@@ -25,9 +26,19 @@ def _estimator_class():
                                   "exist in this commit") from None
 
 
+def _silence_convergence_warnings():
+    """A fixed iteration budget stops before convergence on purpose."""
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+    except ImportError:
+        return
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+
 def make_estimator(backend):
     """An unfitted estimator running ``TRAINING_ITERATIONS`` on ``backend``."""
     cls = _estimator_class()
+    _silence_convergence_warnings()
     names = cls().get_params()
     kwargs = {}
     if "backend" in names:
