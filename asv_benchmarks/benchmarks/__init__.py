@@ -5,3 +5,7 @@ Modules: ``common`` (profile, threads, data, base classes), ``kernels``
 (the scikit-learn estimator), ``tracks`` (speed-ups, accuracy, thread counts)
 and ``compile`` (JIT compilation and cache loading, in subprocesses).
 """
+
+# The package is imported before any of its modules: ``common`` fixes the
+# thread counts here, before NumPy, BLAS or Numba load.
+from . import common  # noqa: F401

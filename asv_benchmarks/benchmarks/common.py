@@ -1,8 +1,8 @@
 """What every benchmark module shares: profile, thread counts, data, base classes.
 
-Import this module before NumPy or Numba (every benchmark module does, first):
-it sets the thread-count environment variables that those libraries read when
-they load.
+The package's ``__init__`` imports this module before any benchmark module
+loads NumPy or Numba: it sets the thread-count environment variables that
+those libraries read when they load.
 
 Environment variables
 ---------------------
@@ -277,7 +277,7 @@ def best_times(*funcs, repeat=None):
     numbers = [_calibrate(f) for f in funcs]
     best = [float("inf")] * len(funcs)
     for _ in range(repeat or _REPEAT):
-        for k, (f, n) in enumerate(zip(funcs, numbers)):
+        for k, (f, n) in enumerate(zip(funcs, numbers, strict=True)):
             best[k] = min(best[k], _sample(f, n) / n)
     return best
 

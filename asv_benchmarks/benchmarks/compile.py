@@ -19,8 +19,16 @@ import shutil
 import subprocess
 import tempfile
 
-from .common import (COMPILED_BACKENDS, PROFILE, TRAINING_DTYPES, Benchmark, python_executable,
-                     skip_unless_supported)
+import fastlogreg
+
+from .common import (
+    COMPILED_BACKENDS,
+    PROFILE,
+    TRAINING_DTYPES,
+    Benchmark,
+    python_executable,
+    skip_unless_supported,
+)
 
 _CHILD = r"""
 import json, sys, time
@@ -51,6 +59,11 @@ def run_child(backend, dtype, cache_dir):
     """Run one child with ``NUMBA_CACHE_DIR=cache_dir``; return its timings."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     env.pop("NUMBA_DISABLE_JIT", None)
+    # The child imports the fastlogreg that the benchmarks import (asv may
+    # have put it on sys.path rather than in the environment).
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastlogreg.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     proc = subprocess.run([python_executable(), "-c", _CHILD, backend, dtype], env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -10,8 +10,17 @@ read through ``get_params``: ``backend``, an iteration-count parameter,
 import importlib
 import warnings
 
-from .common import (BACKENDS, NUMBA_THREADS, SHAPES, TRAINING_DTYPES, TRAINING_ITERATIONS, CourseProblem,
-                     fix_threads, skip_unless_supported, sklearn_data)
+from .common import (
+    BACKENDS,
+    NUMBA_THREADS,
+    SHAPES,
+    TRAINING_DTYPES,
+    TRAINING_ITERATIONS,
+    CourseProblem,
+    fix_threads,
+    skip_unless_supported,
+    sklearn_data,
+)
 
 #: Names an iteration-count parameter may have; the first one present is set.
 _ITERATION_PARAMS = ("num_iterations", "max_iter", "n_iter")

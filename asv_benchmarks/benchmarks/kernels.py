@@ -4,9 +4,9 @@ One class per kernel, each over (backend, dtype, shape).  ``setup`` warms the
 exact call up (same dtype, same layout), so no JIT compilation is timed.
 """
 
-from .common import CourseProblem  # first: fixes thread counts before NumPy/Numba load
+import fastlogreg as flr
 
-import fastlogreg as flr  # noqa: E402
+from .common import CourseProblem
 
 
 class Forward(CourseProblem):

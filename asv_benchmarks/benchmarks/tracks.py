@@ -4,13 +4,25 @@ A ratio of two timings taken in the same process, sampled in turn, survives
 machine noise and machine changes far better than either timing alone.
 """
 
-from .common import (BACKENDS, COMPILED_BACKENDS, DTYPES, SHAPES, SMALLEST_SHAPE,
-                     TRACKED_KERNELS, Benchmark, best_times, blas_threads, course_data,
-                     fix_threads, numba_threads, skip_unless_supported)
+import numpy as np
 
-import numpy as np  # noqa: E402
+import fastlogreg as flr
 
-import fastlogreg as flr  # noqa: E402
+from .common import (
+    BACKENDS,
+    COMPILED_BACKENDS,
+    DTYPES,
+    SHAPES,
+    SMALLEST_SHAPE,
+    TRACKED_KERNELS,
+    Benchmark,
+    best_times,
+    blas_threads,
+    course_data,
+    fix_threads,
+    numba_threads,
+    skip_unless_supported,
+)
 
 
 def kernel_call(kernel, backend, data):
@@ -71,7 +83,7 @@ class SpeedupLoopOverPython(Benchmark):
 def _max_abs_difference(results, references):
     return max(float(np.max(np.abs(np.asarray(r, dtype=np.float64)
                                    - np.asarray(ref, dtype=np.float64))))
-               for r, ref in zip(results, references))
+               for r, ref in zip(results, references, strict=True))
 
 
 class MaxAbsDifference(Benchmark):

@@ -3,9 +3,9 @@
 Skipped on commits that do not have ``optimize`` yet.
 """
 
-from .common import SHAPES, TRAINING_DTYPES, TRAINING_ITERATIONS, CourseProblem, require
+import fastlogreg as flr
 
-import fastlogreg as flr  # noqa: E402
+from .common import SHAPES, TRAINING_DTYPES, TRAINING_ITERATIONS, CourseProblem, require
 
 
 class Optimize(CourseProblem):
