@@ -83,7 +83,7 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     return b, cost, db, -1
 
 
-def bind_descent(kernel, name, compiled):
+def bind_descent(kernel, name, compiled, cache=True):
     """:func:`descend` calling ``kernel``, compiled or as plain Python.
 
     Parameters
@@ -94,10 +94,13 @@ def bind_descent(kernel, name, compiled):
         Distinguishes the copy (and its Numba cache file).
     compiled : bool
         Compile in nopython mode (the kernel must be compiled too).
+    cache : bool
+        Cache the compiled loop on disk; False when ``kernel`` is parallel
+        (numba#8578: loading such a caller from the cache crashes).
     """
     bind = {"value_and_grad": kernel}
     if compiled:
-        return jit(descend, suffix="_" + name, bind=bind)
+        return jit(descend, suffix="_" + name, bind=bind, cache=cache)
     plain = _clone(descend, "_" + name, bind)
 
     def descend_quietly(*args):

@@ -75,7 +75,7 @@ EXACT_FASTMATH = frozenset({"contract"})
 
 
 def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
-        inline="never"):
+        inline="never", cache=True):
     """Compile ``func`` in nopython mode with fastlogreg's settings.
 
     Parameters
@@ -102,12 +102,14 @@ def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
     """
     if func is None:
         return lambda f: jit(f, parallel=parallel, suffix=suffix, bind=bind,
-                             fastmath=fastmath, inline=inline)
+                             fastmath=fastmath, inline=inline, cache=cache)
     if parallel:
         suffix += "_parallel"
     func = _clone(func, f"{suffix}_{SOURCE_STAMP}", bind)
     options = dict(nogil=True, fastmath=set(fastmath), error_model="numpy", inline=inline,
                    parallel=parallel)
+    if not cache:
+        return numba.njit(cache=False, **options)(func)
     return _cached(numba.njit, func, **options)
 
 

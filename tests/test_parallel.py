@@ -214,3 +214,39 @@ def test_read_only_install_location():
         for p in [root, *root.rglob("*")]:
             p.chmod(0o755)
         shutil.rmtree(root)
+
+
+_RELOAD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fastlogreg as flr
+    rng = np.random.default_rng(0)
+    out = []
+    for layout, (n, m) in (("C", (1000, 2000)), ("C", (300, 600)), ("F", (40, 4000))):
+        X = np.asarray(rng.normal(size=(n, m)), order=layout)
+        Y = (rng.random((1, m)) < 0.5).astype(float)
+        for step in sys.argv[1:]:
+            backend, what = step.split(":")
+            if what == "propagate":
+                out.append(repr(flr.propagate(np.zeros((n, 1)), 0.0, X, Y, backend=backend)[1]))
+            else:
+                params, _, costs = flr.optimize(np.zeros((n, 1)), 0.0, X, Y, 101, 0.1,
+                                                backend=backend)
+                out.append(repr((costs, float(params["w"].sum()))))
+    print("|".join(out))
+""")
+
+
+def test_training_loops_reload_from_cache(tmp_path):
+    # Caches written by different processes, in different orders, then loaded
+    # together: a cached function calling a parallel one crashed here (numba#8578).
+    steps = [["parallel:propagate"],
+             ["loop:propagate", "parallel:optimize", "vectorized:optimize"],
+             ["loop:optimize", "parallel:optimize", "vectorized:optimize"],
+             ["loop:propagate", "parallel:optimize", "vectorized:optimize"]]
+    runs = [subprocess.run([sys.executable, "-c", _RELOAD, *argv], capture_output=True,
+                           text=True, env=_env(NUMBA_CACHE_DIR=str(tmp_path)), timeout=600)
+            for argv in steps]
+    for res in runs:
+        assert res.returncode == 0, res.stderr[-3000:]
+    assert runs[1].stdout == runs[3].stdout

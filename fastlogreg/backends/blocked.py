@@ -120,14 +120,36 @@ def _logits_feature_major(w, b, X, i0, nb, z):
 
 @jit
 def _gradient_rows(X, j0, j1, i0, nb, r, g):
-    """``g[j] += X[j, i0:i0+nb] @ r[:nb]`` for ``j0 <= j < j1`` (feature-major X)."""
+    """``g[j] += X[j, i0:i0+nb] @ r[:nb]`` for ``j0 <= j < j1`` (feature-major X).
+
+    Four rows at a time share the loads of ``r`` and the loop overhead.
+    """
     rr = r[:nb]
-    for j in range(j0, j1):
-        x = X[j, i0:i0 + nb]
-        acc = 0.0
+    j = j0
+    while j + 4 <= j1:
+        x0 = X[j, i0:i0 + nb]
+        x1 = X[j + 1, i0:i0 + nb]
+        x2 = X[j + 2, i0:i0 + nb]
+        x3 = X[j + 3, i0:i0 + nb]
+        a0 = a1 = a2 = a3 = 0.0
         for i in range(nb):
-            acc += x[i] * rr[i]
-        g[j] += acc
+            ri = rr[i]
+            a0 += x0[i] * ri
+            a1 += x1[i] * ri
+            a2 += x2[i] * ri
+            a3 += x3[i] * ri
+        g[j] += a0
+        g[j + 1] += a1
+        g[j + 2] += a2
+        g[j + 3] += a3
+        j += 4
+    while j < j1:
+        x0 = X[j, i0:i0 + nb]
+        a0 = 0.0
+        for i in range(nb):
+            a0 += x0[i] * rr[i]
+        g[j] += a0
+        j += 1
 
 
 @jit
@@ -344,8 +366,13 @@ def value_and_grad_sample_major(w, b, XT, y, sw, want_cost, want_grad, dw_out):
     return merge_partials(part, part_dw, dw_out)
 
 
+@jit(inline="always")
 def _wide_logits(w, b, X):
     """Logits of a wide feature-major X, split over chunks of features.
+
+    Inlined (Numba IR) into its callers, so that its ``prange`` becomes part of
+    their parallel region: a cached function calling another parallel
+    function crashes when loaded from the cache (numba#8578).
 
     Each chunk of rows (contiguous memory in a C-ordered X) adds its share of
     every logit to its own row of partials; the partials are then added in
@@ -415,21 +442,20 @@ class BlockedKernels:
                                                 parallel=parallel)
         self.value_and_grad_sample_major = jit(value_and_grad_sample_major,
                                                parallel=parallel)
-        # The wide kernels call _wide_logits, itself parallel: bind the build
-        # with the same setting.
-        wide = {"_wide_logits": jit(_wide_logits, parallel=parallel)}
-        name_suffix = "_with_parallel_logits" if parallel else ""
-        # forward_wide has no prange of its own: a serial function calling the
-        # (possibly parallel) logits, named apart for the cache.
-        self.forward_wide = jit(forward_wide, suffix=name_suffix, bind=wide)
-        self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel, bind=wide)
+        self.forward_wide = jit(forward_wide, parallel=parallel)
+        self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
+        # A cached function calling a parallel one segfaults when loaded from
+        # the cache (numba#8578): the parallel training loops are compiled
+        # once per process instead (about a second), their kernels stay cached.
         self._descend_feature_major = bind_descent(
-            self.value_and_grad_feature_major, name + "_feature_major", compiled=True)
+            self.value_and_grad_feature_major, name + "_feature_major", compiled=True,
+            cache=not parallel)
         self._descend_sample_major = bind_descent(
-            self.value_and_grad_sample_major, name + "_sample_major", compiled=True)
+            self.value_and_grad_sample_major, name + "_sample_major", compiled=True,
+            cache=not parallel)
         self._descend_wide = bind_descent(self.value_and_grad_wide, name + "_wide",
-                                          compiled=True)
+                                          compiled=True, cache=not parallel)
 
     def _for(self, X):
         """The kernels to run on X: the serial build when X is too small to share."""
