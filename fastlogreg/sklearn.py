@@ -58,17 +58,12 @@ except ImportError:  # pragma: no cover - older scikit-learn
     def _validate_data(estimator, *args, ensure_all_finite=True, **kwargs):
         return estimator._validate_data(*args, force_all_finite=ensure_all_finite, **kwargs)
 
-__all__ = ["GD_CHECK_EVERY", "LBFGS_MEMORY", "PARALLEL_MIN_SIZE", "LogisticRegression"]
+__all__ = ["GD_CHECK_EVERY", "LBFGS_MEMORY", "LogisticRegression"]
 
 #: Corrections kept by L-BFGS-B (scipy's ``maxcor``).
 LBFGS_MEMORY = 30
 #: Gradient-descent iterations between two convergence checks of ``solver="gd"``.
 GD_CHECK_EVERY = 10
-#: ``backend="parallel"`` runs the serial ``loop`` build of the same kernels
-#: (same bits: both add fixed chunks in order) when X has fewer elements than
-#: this: waking threads for microseconds of work costs more than it saves, and
-#: on a busy machine a late thread stalls every evaluation.
-PARALLEL_MIN_SIZE = 50_000
 #: The float dtypes the kernels compute in; other inputs become float64.
 _DTYPES = [np.float64, np.float32]
 
@@ -101,8 +96,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``"lbfgs"``.
     backend : {"python", "numpy", "loop", "parallel", "vectorized"}, default "parallel"
         The fastlogreg backend computing the objective.  ``"parallel"`` on
-        fewer than :data:`PARALLEL_MIN_SIZE` elements of ``X`` runs its serial
-        build (``"loop"``, the same results).
+        fewer than ``fastlogreg._tiling.PARALLEL_MIN_ELEMENTS`` elements of
+        ``X`` runs its serial build (``"loop"``, the same results).
     n_threads : int, optional
         Numba threads used by the ``parallel`` backend during ``fit`` (at most
         ``numba.config.NUMBA_NUM_THREADS``; larger values are clipped).  The
@@ -203,10 +198,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if not sw_sum > 0:
             raise ValueError("sample_weight must have a positive sum; got all zeros")
 
-        backend = params["backend"]
-        if backend == "parallel" and X.size < PARALLEL_MIN_SIZE:
-            backend = "loop"
-        kernels = get_backend(backend)
+        kernels = get_backend(params["backend"])
         XT = X.T  # (n_features, n_samples): the kernels' layout, a view
         n_problems = 1 if classes.shape[0] == 2 else classes.shape[0]
         start = self._warm_start_point(classes, n_features, n_problems)

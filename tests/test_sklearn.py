@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression  # n
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import fastlogreg.sklearn as flr_sklearn  # noqa: E402
+import fastlogreg.sklearn as flr_sklearn
+from fastlogreg._tiling import PARALLEL_MIN_ELEMENTS  # noqa: E402
 from fastlogreg.sklearn import LogisticRegression  # noqa: E402
 
 COMPILED = ("loop", "parallel", "vectorized")
@@ -213,8 +214,8 @@ def test_verbose_prints(small, capsys):
 
 @pytest.fixture(scope="module")
 def medium():
-    X, y = make_classification(4000, 20, n_informative=10, random_state=3)
-    assert X.size >= flr_sklearn.PARALLEL_MIN_SIZE  # really runs the parallel build
+    X, y = make_classification(8000, 20, n_informative=10, random_state=3)
+    assert X.size >= PARALLEL_MIN_ELEMENTS  # really runs the parallel build
     return X, y
 
 
@@ -226,7 +227,7 @@ def test_n_threads_is_restored_and_changes_nothing(medium, n_threads):
     clf = LogisticRegression(n_threads=n_threads).fit(X, y)
     assert numba.get_num_threads() == before
     # Chunked partial sums: the same bits for any thread count, and as the
-    # serial build (which small data are given, see PARALLEL_MIN_SIZE).
+    # serial build (which small data are given, see PARALLEL_MIN_ELEMENTS).
     np.testing.assert_array_equal(clf.coef_, ref.coef_)
     np.testing.assert_array_equal(clf.n_iter_, ref.n_iter_)
 
