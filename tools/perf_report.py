@@ -227,22 +227,12 @@ def main(argv=None):
         table = "\n".join(lines)
         print(table)
         if args.update_readme:
-            _update_readme(table)
+            from readme_section import replace_section
+            replace_section("perf", table)
     else:
         print(header)
         for name, value, goal in rows:
             print(f"{name:<66} {value:8.3g}   (goal {goal})")
-
-
-def _update_readme(table, start="<!-- perf:start -->", end="<!-- perf:end -->"):
-    """Replace the text between the perf markers of README.md with ``table``."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":
