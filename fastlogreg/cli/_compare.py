@@ -175,6 +175,10 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
         for job, fn in _jobs("numpy", *args).items():
             reference[job] = _outputs(job, fn())
     compiled = [name for name in backends if name not in ("python", "numpy")]
+    # Validation has small compiled helpers (e.g. the label check) that are
+    # compiled or loaded on their first call: do that here, on a slice with
+    # X's dtype, not inside the first timed numpy call (it took 0.2 s).
+    flr.propagate(w[:1], 0.0, X_train[:1, :2], Y_train[:, :2], backend="numpy")
     bar = progress_bar(len(backends) * (len(JOBS) + 1), enabled=progress, desc="compare")
     results = {}
     noted = False
