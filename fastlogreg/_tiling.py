@@ -41,6 +41,14 @@ PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
 @jit
+def _examples_per_block(n, itemsize, target_bytes, multiple, smallest, largest):
+    """Examples per block: ``n * block * itemsize`` near ``target_bytes``, clamped, rounded."""
+    block = target_bytes // max(1, n * itemsize)
+    block = (block // multiple) * multiple
+    return min(largest, max(smallest, block))
+
+
+@jit
 def feature_major_block(n, itemsize):
     """Examples per block when examples are contiguous (X is ``(n, m)``, C order).
 
@@ -57,31 +65,18 @@ def feature_major_block(n, itemsize):
         A multiple of 8 between ``MIN_BLOCK`` and ``MAX_BLOCK`` such that
         ``n * block * itemsize`` is about ``BLOCK_BYTES``.
     """
-    block = BLOCK_BYTES // max(1, n * itemsize)
-    block = (block // 8) * 8
-    return min(MAX_BLOCK, max(MIN_BLOCK, block))
+    return _examples_per_block(n, itemsize, BLOCK_BYTES, 8, MIN_BLOCK, MAX_BLOCK)
 
 
 @jit
 def sample_major_block(n, itemsize):
     """Examples per block when features are contiguous (X is ``(n, m)``, F order).
 
-    Parameters
-    ----------
-    n : int
-        Number of features.
-    itemsize : int
-        Bytes per element of X.
-
-    Returns
-    -------
-    int
-        A multiple of 4 between 4 and ``SAMPLE_MAJOR_BLOCK`` such that
-        ``n * block * itemsize`` is about ``SAMPLE_BLOCK_BYTES``.
+    Same parameters as :func:`feature_major_block`; returns a multiple of 4
+    between 4 and ``SAMPLE_MAJOR_BLOCK`` with ``n * block * itemsize`` about
+    ``SAMPLE_BLOCK_BYTES``.
     """
-    block = SAMPLE_BLOCK_BYTES // max(1, n * itemsize)
-    block = (block // 4) * 4
-    return min(SAMPLE_MAJOR_BLOCK, max(4, block))
+    return _examples_per_block(n, itemsize, SAMPLE_BLOCK_BYTES, 4, 4, SAMPLE_MAJOR_BLOCK)
 
 
 @jit

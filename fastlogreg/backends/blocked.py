@@ -238,24 +238,51 @@ def merge_partials(part, part_dw, dw_out):
     return loss, db, int(bad)
 
 
-def forward_feature_major(w, b, X, out):
-    """Sigmoid of the logits, X feature-major ``(n, m)``; see module notes.
+@jit
+def _dims_feature_major(X):
+    """``(n, m)`` of a feature-major ``X`` of shape ``(n, m)``."""
+    return X.shape[0], X.shape[1]
+
+
+@jit
+def _dims_sample_major(XT):
+    """``(n, m)`` of a sample-major ``XT`` of shape ``(m, n)``."""
+    return XT.shape[1], XT.shape[0]
+
+
+#: The helpers that differ between the two layouts; :func:`forward_blocked`
+#: and :func:`value_and_grad_blocked` are compiled once per layout with these
+#: bound as their globals (``jit(..., bind=...)``).
+LAYOUTS = {
+    "feature_major": {"_dims": _dims_feature_major, "_block_size": feature_major_block,
+                      "_logits": _logits_feature_major,
+                      "_gradient": _gradient_feature_major},
+    "sample_major": {"_dims": _dims_sample_major, "_block_size": sample_major_block,
+                     "_logits": _logits_sample_major, "_gradient": _gradient_sample_major},
+}
+_dims = _block_size = _logits = _gradient = None  # bound per layout, see LAYOUTS
+
+
+def forward_blocked(w, b, X, out):
+    """Sigmoid of the logits, block by block; see module notes.
 
     Parameters
     ----------
     w : ndarray of float64, shape (n,)
     b : float
-    X : ndarray of float32 or float64, shape (n, m), contiguous along m
+    X : ndarray of float32 or float64
+        ``(n, m)`` contiguous along m (feature-major build) or ``(m, n)``
+        contiguous along n (sample-major build, the view ``X.T``).
     out : ndarray, shape (m,)
-        Receives ``sigmoid(w^T X + b)``.
+        Receives ``sigmoid(w^T x_i + b)``.
 
     Returns
     -------
     int
         Number of examples whose logit is not finite.
     """
-    n, m = X.shape
-    block = feature_major_block(n, X.itemsize)
+    n, m = _dims(X)
+    block = _block_size(n, X.itemsize)
     chunk, n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
     wx = w.astype(X.dtype)
@@ -264,48 +291,20 @@ def forward_feature_major(w, b, X, out):
         stop = min(m, (c + 1) * chunk)
         for i0 in range(c * chunk, stop, block):
             nb = min(block, stop - i0)
-            _logits_feature_major(wx, b, X, i0, nb, z)
+            _logits(wx, b, X, i0, nb, z)
             bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
     return bad.sum()
 
 
-def forward_sample_major(w, b, XT, out):
-    """Sigmoid of the logits, ``XT`` sample-major ``(m, n)``; see module notes.
+def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
+    """Fused loss and gradient sums, block by block, one pass over X.
 
     Parameters
     ----------
     w : ndarray of float64, shape (n,)
     b : float
-    XT : ndarray of float32 or float64, shape (m, n), contiguous along n
-    out : ndarray, shape (m,)
-
-    Returns
-    -------
-    int
-        Number of examples whose logit is not finite.
-    """
-    m, n = XT.shape
-    block = sample_major_block(n, XT.itemsize)
-    chunk, n_chunks = plan_chunks(m, block)
-    bad = np.zeros(n_chunks, dtype=np.int64)
-    for c in prange(n_chunks):
-        z = np.empty(block)
-        stop = min(m, (c + 1) * chunk)
-        for i0 in range(c * chunk, stop, block):
-            nb = min(block, stop - i0)
-            _logits_sample_major(w, b, XT, i0, nb, z)
-            bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
-    return bad.sum()
-
-
-def value_and_grad_feature_major(w, b, X, y, sw, want_cost, want_grad, dw_out):
-    """Fused loss and gradient sums, X feature-major ``(n, m)``, one pass over X.
-
-    Parameters
-    ----------
-    w : ndarray of float64, shape (n,)
-    b : float
-    X : ndarray of float32 or float64, shape (n, m), contiguous along m
+    X : ndarray of float32 or float64
+        As for :func:`forward_blocked`.
     y : ndarray, shape (m,)
         Labels in {0, 1}.
     sw : ndarray of float64, shape (m,) or (0,)
@@ -324,8 +323,8 @@ def value_and_grad_feature_major(w, b, X, y, sw, want_cost, want_grad, dw_out):
     n_bad : int
         Number of examples whose logit is not finite.
     """
-    n, m = X.shape
-    block = feature_major_block(n, X.itemsize)
+    n, m = _dims(X)
+    block = _block_size(n, X.itemsize)
     chunk, n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.zeros((n_chunks, n if want_grad else 0))
@@ -336,40 +335,13 @@ def value_and_grad_feature_major(w, b, X, y, sw, want_cost, want_grad, dw_out):
         stop = min(m, (c + 1) * chunk)
         for i0 in range(c * chunk, stop, block):
             nb = min(block, stop - i0)
-            _logits_feature_major(wx, b, X, i0, nb, z)
+            _logits(wx, b, X, i0, nb, z)
             loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
             part[c, 0] += loss
             part[c, 1] += db
             part[c, 2] += bad
             if want_grad:
-                _gradient_feature_major(X, i0, nb, r, part_dw[c])
-    return merge_partials(part, part_dw, dw_out)
-
-
-def value_and_grad_sample_major(w, b, XT, y, sw, want_cost, want_grad, dw_out):
-    """Fused loss and gradient sums, ``XT`` sample-major ``(m, n)``, one pass.
-
-    Same parameters and returns as :func:`value_and_grad_feature_major`, with
-    ``XT`` of shape ``(m, n)`` contiguous along ``n`` in place of ``X``.
-    """
-    m, n = XT.shape
-    block = sample_major_block(n, XT.itemsize)
-    chunk, n_chunks = plan_chunks(m, block)
-    part = np.zeros((n_chunks, 3))
-    part_dw = np.zeros((n_chunks, n if want_grad else 0))
-    for c in prange(n_chunks):
-        z = np.empty(block)
-        r = np.empty(block)
-        stop = min(m, (c + 1) * chunk)
-        for i0 in range(c * chunk, stop, block):
-            nb = min(block, stop - i0)
-            _logits_sample_major(w, b, XT, i0, nb, z)
-            loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
-            part[c, 0] += loss
-            part[c, 1] += db
-            part[c, 2] += bad
-            if want_grad:
-                _gradient_sample_major(XT, i0, nb, r, part_dw[c])
+                _gradient(X, i0, nb, r, part_dw[c])
     return merge_partials(part, part_dw, dw_out)
 
 
@@ -429,7 +401,7 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
 
 
 class BlockedKernels:
-    """The four kernels above compiled with one ``parallel`` setting.
+    """The kernels above, per layout, compiled with one ``parallel`` setting.
 
     Parameters
     ----------
@@ -444,12 +416,12 @@ class BlockedKernels:
     def __init__(self, parallel, serial=None):
         self.parallel = parallel
         self._serial = serial
-        self.forward_feature_major = jit(forward_feature_major, parallel=parallel)
-        self.forward_sample_major = jit(forward_sample_major, parallel=parallel)
-        self.value_and_grad_feature_major = jit(value_and_grad_feature_major,
-                                                parallel=parallel)
-        self.value_and_grad_sample_major = jit(value_and_grad_sample_major,
-                                               parallel=parallel)
+        for layout, helpers in LAYOUTS.items():
+            setattr(self, f"forward_{layout}",
+                    jit(forward_blocked, parallel=parallel, suffix="_" + layout, bind=helpers))
+            setattr(self, f"value_and_grad_{layout}",
+                    jit(value_and_grad_blocked, parallel=parallel, suffix="_" + layout,
+                        bind=helpers))
         self.forward_wide = jit(forward_wide, parallel=parallel)
         self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
