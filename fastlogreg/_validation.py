@@ -119,9 +119,10 @@ def check_sample_weight(sample_weight, m):
     sw = _as_real_array("sample_weight", sample_weight)
     if sw.shape != (m,):
         raise ValueError(f"sample_weight must have shape ({m},); got {sw.shape}")
-    if not (np.isfinite(sw).all() and (sw >= 0).all()):
+    bad = np.flatnonzero(~(np.isfinite(sw) & (sw >= 0)))
+    if bad.size:
         raise ValueError("sample_weight must be finite and non-negative; got "
-                         f"{_first_bad(np.where(sw >= 0, sw, np.nan))}")
+                         f"{sw[bad[0]]} at index {bad[0]}")
     return np.ascontiguousarray(sw, dtype=np.float64)
 
 

@@ -91,11 +91,11 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
     dw = np.zeros_like(w)
     costs = []
     bar = _progress_bar(num_iterations, progress)
+    db = math.nan
     if num_iterations == 0:
         # No iteration: report the gradient at the inputs, leave them unchanged.
-        descend(w.copy(), b, X_kernel, y, sw, dw, work, 1, learning_rate, scale, l2,
-                fit_intercept, False)
-        db = math.nan
+        _, _, db, _ = descend(w.copy(), b, X_kernel, y, sw, dw, work, 1, learning_rate,
+                              scale, l2, fit_intercept, False)
     try:
         for start in range(0, num_iterations, RECORD_EVERY):
             steps = min(RECORD_EVERY, num_iterations - start)
@@ -186,18 +186,9 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
                                         num_iterations, learning_rate,
                                         scale=1.0 / X.shape[1], on_record=on_record,
                                         progress=progress)
-    if num_iterations == 0:
-        db = _gradient_b_at(kernels, w_flat, b, X, y)
     params = {"w": w_flat.astype(dtype).reshape(w_shape), "b": float(b)}
     grads = {"dw": dw.astype(dtype).reshape(w_shape), "db": float(db)}
     return params, grads, costs
-
-
-def _gradient_b_at(kernels, w, b, X, y):
-    """``db`` at the given parameters (used when no iteration ran)."""
-    _, db_sum, _ = kernels.value_and_grad(w, b, X, y, np.empty(0), False, False,
-                                          np.empty(X.shape[0]))
-    return db_sum / X.shape[1]
 
 
 def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
