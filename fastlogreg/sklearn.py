@@ -441,7 +441,7 @@ class _Problem:
             f = scale * loss
             if l2:
                 grad[:n] += l2 * w
-                f += 0.5 * l2 * float(w @ w)
+                f += 0.5 * l2 * float(np.sum(w * w))  # no BLAS call: see _descent.py
             if fit_intercept:
                 grad[n] = scale * db
             return f, grad
