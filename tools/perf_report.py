@@ -8,6 +8,7 @@ largely cancels.  Run from the repository root::
     python tools/perf_report.py --quick    # smaller arrays, fewer repeats
     python tools/perf_report.py --markdown # a table for README.md
     python tools/perf_report.py --update-readme   # write that table into README.md
+    python tools/perf_report.py --backends # propagate of every backend / numpy
 
 Needs the ``bench`` extra (threadpoolctl) and, for target 9, scikit-learn.
 """
@@ -208,14 +209,34 @@ def run(quick):
     return rows
 
 
+def backend_ratios(repeat=5):
+    """Propagate time of every compiled backend over numpy's, per shape and layout."""
+    names = ("numpy", "loop", "parallel", "vectorized")
+    lines = ["| shape, layout | " + " | ".join(names[1:]) + " | numpy (ms) |",
+             "|---|" + "---:|" * len(names)]
+    for n, m in ((12288, 209), (1000, 100000)):
+        for order in ("F", "C"):
+            data = make_data(n, m, "float64", order=order)
+            times = best_times([lambda k=k, d=data: flr.propagate(*d, backend=k)
+                                for k in names], repeat if m > 1000 else 30)
+            ratios = " | ".join(f"{t / times[0]:.2f}" for t in times[1:])
+            lines.append(f"| {n}x{m}, {order} | {ratios} | {times[0] * 1e3:.3g} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--backends", action="store_true",
+                        help="only the per-backend propagate ratios (float64)")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the Markdown table between README.md's perf markers")
     args = parser.parse_args(argv)
     import numba
+    if args.backends:
+        print(backend_ratios())
+        return
     rows = run(args.quick)
     header = (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
               f"{np.__version__}, threading layer {numba.threading_layer()}, "
