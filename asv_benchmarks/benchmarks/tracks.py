@@ -57,6 +57,29 @@ class SpeedupOverNumpy(Benchmark):
         return t_reference / t_candidate
 
 
+class RatioToGemv(Benchmark):
+    """``time(propagate) / time(w @ X)``: how close the fused kernel comes to the
+    one-pass bound, a single BLAS gemv reading X once (1.0 would be ideal)."""
+
+    unit = "propagate time / gemv time"
+    param_names = ["backend", "dtype", "shape"]
+    params = [COMPILED_BACKENDS, DTYPES, SHAPES]
+
+    def setup(self, backend, dtype, shape):
+        skip_unless_supported(backend, shape)
+        fix_threads()
+        w, b, X, Y = data = course_data(shape, dtype)
+        w_flat = np.ascontiguousarray(w.ravel())
+        self.gemv = lambda: w_flat @ X
+        self.candidate = kernel_call("propagate", backend, data)
+        self.gemv()
+        self.candidate()
+
+    def track_ratio_to_gemv(self, backend, dtype, shape):
+        t_gemv, t_candidate = best_times(self.gemv, self.candidate)
+        return t_candidate / t_gemv
+
+
 class SpeedupLoopOverPython(Benchmark):
     """``time(python) / time(loop)`` at the smallest shape: what compiling the
     course's explicit loops buys."""
