@@ -32,6 +32,8 @@ SAMPLE_MAJOR_BLOCK = 256
 #: Upper bound on chunks: enough to balance any realistic core count, few
 #: enough that the ``n_chunks x n`` partial gradients stay small next to X.
 MAX_CHUNKS = 64
+#: Fewest examples per chunk (the partial gradients stay under 1/32 of X).
+MIN_CHUNK_EXAMPLES = 32
 
 
 #: Below this many elements of X the ``parallel`` backend runs the serial
@@ -95,9 +97,13 @@ def plan_chunks(m, block):
     chunk : int
         Examples per chunk (a multiple of ``block``); the last may be shorter.
     n_chunks : int
-        Number of chunks, at most ``MAX_CHUNKS``.
+        Number of chunks, at most ``MAX_CHUNKS`` and ``m // MIN_CHUNK_EXAMPLES``
+        (at least 1).
     """
     n_blocks = (m + block - 1) // block
-    n_chunks = min(n_blocks, MAX_CHUNKS)
+    # Each chunk zeroes and later merges a row of n partial gradients: with
+    # few examples per chunk (many features, few examples) that costs more
+    # than the balance it buys.
+    n_chunks = max(1, min(n_blocks, MAX_CHUNKS, m // MIN_CHUNK_EXAMPLES))
     chunk = ((n_blocks + n_chunks - 1) // n_chunks) * block
     return chunk, (m + chunk - 1) // chunk
