@@ -391,7 +391,7 @@ def _wide_logits(w, b, X):
 def forward_wide(w, b, X, out):
     """Sigmoid of the logits for a wide feature-major X (few examples, many features).
 
-    Same parameters and returns as :func:`forward_feature_major`.
+    Same parameters and returns as :func:`forward_blocked`.
     """
     return _block_sigmoid(_wide_logits(w, b, X), out)
 
@@ -405,7 +405,7 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
     chunk of rows computes its own entries of the gradient.  X is read twice,
     the second time from cache (used only while X fits in the last-level
     cache).  Same parameters and returns as
-    :func:`value_and_grad_feature_major`.
+    :func:`value_and_grad_blocked`.
     """
     n, m = X.shape
     z = _wide_logits(w, b, X)

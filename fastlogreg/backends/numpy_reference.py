@@ -59,7 +59,7 @@ class NumpyKernels:
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum, non-finite count; gradient sum to ``dw_out``.
 
-        See ``fastlogreg.backends.blocked.value_and_grad_feature_major`` for
+        See ``fastlogreg.backends.blocked.value_and_grad_blocked`` for
         the meaning of the arguments.
         """
         Y = y.reshape(1, -1)
