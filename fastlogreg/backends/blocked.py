@@ -89,6 +89,14 @@ def _block_sigmoid(z, out):
     return bad
 
 
+@jit(inline="always")
+def _eight_rows(X, j, i0, nb):
+    """Rows ``j .. j+7`` of a feature-major X, columns ``i0 .. i0+nb``, as 1-D slices."""
+    return (X[j, i0:i0 + nb], X[j + 1, i0:i0 + nb], X[j + 2, i0:i0 + nb],
+            X[j + 3, i0:i0 + nb], X[j + 4, i0:i0 + nb], X[j + 5, i0:i0 + nb],
+            X[j + 6, i0:i0 + nb], X[j + 7, i0:i0 + nb])
+
+
 @jit
 def _add_logits_rows(w, X, j0, j1, i0, nb, z):
     """``z[:nb] += w[j0:j1] @ X[j0:j1, i0:i0+nb]`` for a feature-major X, eight rows at a time.
@@ -102,14 +110,7 @@ def _add_logits_rows(w, X, j0, j1, i0, nb, z):
     while j + 8 <= j1:
         w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
         w4, w5, w6, w7 = w[j + 4], w[j + 5], w[j + 6], w[j + 7]
-        x0 = X[j, i0:i0 + nb]
-        x1 = X[j + 1, i0:i0 + nb]
-        x2 = X[j + 2, i0:i0 + nb]
-        x3 = X[j + 3, i0:i0 + nb]
-        x4 = X[j + 4, i0:i0 + nb]
-        x5 = X[j + 5, i0:i0 + nb]
-        x6 = X[j + 6, i0:i0 + nb]
-        x7 = X[j + 7, i0:i0 + nb]
+        x0, x1, x2, x3, x4, x5, x6, x7 = _eight_rows(X, j, i0, nb)
         for i in range(nb):
             zz[i] += (((w0 * x0[i] + w1 * x1[i]) + (w2 * x2[i] + w3 * x3[i]))
                       + ((w4 * x4[i] + w5 * x5[i]) + (w6 * x6[i] + w7 * x7[i])))
@@ -139,14 +140,7 @@ def _gradient_rows(X, j0, j1, i0, nb, r, g):
     rr = r[:nb]
     j = j0
     while j + 8 <= j1:
-        x0 = X[j, i0:i0 + nb]
-        x1 = X[j + 1, i0:i0 + nb]
-        x2 = X[j + 2, i0:i0 + nb]
-        x3 = X[j + 3, i0:i0 + nb]
-        x4 = X[j + 4, i0:i0 + nb]
-        x5 = X[j + 5, i0:i0 + nb]
-        x6 = X[j + 6, i0:i0 + nb]
-        x7 = X[j + 7, i0:i0 + nb]
+        x0, x1, x2, x3, x4, x5, x6, x7 = _eight_rows(X, j, i0, nb)
         a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
         for i in range(nb):
             ri = rr[i]
