@@ -36,6 +36,7 @@ from .._tiling import (
     PARALLEL_MIN_ELEMENTS,
     WIDE_MAX_BYTES,
     WIDE_MAX_EXAMPLES,
+    chunk_bounds,
     feature_major_block,
     plan_chunks,
     sample_major_block,
@@ -296,13 +297,13 @@ def forward_blocked(w, b, X, out):
     """
     n, m = _dims(X)
     block = _block_size(n, X.itemsize)
-    chunk, n_chunks = plan_chunks(m, block)
+    n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
     wx = w.astype(X.dtype)
     for c in prange(n_chunks):
         z = np.empty(block)
-        stop = min(m, (c + 1) * chunk)
-        for i0 in range(c * chunk, stop, block):
+        start, stop = chunk_bounds(c, n_chunks, m)
+        for i0 in range(start, stop, block):
             nb = min(block, stop - i0)
             _logits(wx, b, X, i0, nb, z)
             bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
@@ -338,15 +339,15 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
     """
     n, m = _dims(X)
     block = _block_size(n, X.itemsize)
-    chunk, n_chunks = plan_chunks(m, block)
+    n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.zeros((n_chunks, n if want_grad else 0))
     wx = w.astype(X.dtype)
     for c in prange(n_chunks):
         z = np.empty(block)
         r = np.empty(block)
-        stop = min(m, (c + 1) * chunk)
-        for i0 in range(c * chunk, stop, block):
+        start, stop = chunk_bounds(c, n_chunks, m)
+        for i0 in range(start, stop, block):
             nb = min(block, stop - i0)
             _logits(wx, b, X, i0, nb, z)
             loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
@@ -371,11 +372,12 @@ def _wide_logits(w, b, X):
     chunk order, so the result does not depend on the thread count.
     """
     n, m = X.shape
-    rows, n_chunks = plan_chunks(n, 4)
+    n_chunks = plan_chunks(n, 8)
     part = np.zeros((n_chunks, m))
     wx = w.astype(X.dtype)
     for c in prange(n_chunks):
-        _add_logits_rows(wx, X, c * rows, min(n, (c + 1) * rows), 0, m, part[c])
+        j0, j1 = chunk_bounds(c, n_chunks, n)
+        _add_logits_rows(wx, X, j0, j1, 0, m, part[c])
     z = np.full(m, b)
     for c in range(n_chunks):
         z += part[c]
@@ -407,9 +409,10 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
     loss, db, bad = _block_terms(z, y, sw, r, want_cost)
     dw_out[:] = 0.0
     if want_grad:
-        rows, n_chunks = plan_chunks(n, 4)
+        n_chunks = plan_chunks(n, 8)
         for c in prange(n_chunks):
-            _gradient_rows(X, c * rows, min(n, (c + 1) * rows), 0, m, r, dw_out)
+            j0, j1 = chunk_bounds(c, n_chunks, n)
+            _gradient_rows(X, j0, j1, 0, m, r, dw_out)
     return loss, db, bad
 
 
