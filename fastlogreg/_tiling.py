@@ -99,7 +99,7 @@ def plan_chunks(m, block):
     -------
     int
         Number of chunks: at most one per block, ``MAX_CHUNKS`` and
-        ``m // MIN_CHUNK_EXAMPLES`` (at least 1).  :func:`chunk_bounds` gives
+        ``m // MIN_CHUNK_EXAMPLES`` (at least 1).  :func:`part_bounds` gives
         each chunk's examples.
     """
     n_blocks = (m + block - 1) // block
@@ -110,15 +110,30 @@ def plan_chunks(m, block):
 
 
 @jit
-def chunk_bounds(c, n_chunks, m):
-    """Examples ``start:stop`` of chunk ``c`` out of ``n_chunks``.
+def part_bounds(k, n_parts, start, stop):
+    """Part ``k`` of ``start:stop`` cut into ``n_parts`` nearly equal parts.
 
-    Chunks differ by at most ``CHUNK_ALIGN`` examples, so that threads given
+    Parts differ by at most ``CHUNK_ALIGN`` elements, so that threads given
     equal numbers of chunks get equal work (49 chunks of whole blocks, the
-    last one short, left one of two threads 4 % more work at 1000x100000).
-    Every chunk but the last starts and ends on a multiple of ``CHUNK_ALIGN``.
+    last one short, left one of two threads 4 % more work at 1000x100000),
+    and a chunk's blocks are alike instead of ending on a sliver.  Every part
+    but the last is a multiple of ``CHUNK_ALIGN`` long; if
+    ``stop - start <= n_parts * size`` for a multiple of ``CHUNK_ALIGN``
+    ``size``, no part is longer than ``size``.
+
+    Returns
+    -------
+    lo, hi : int
+        The part's bounds.
     """
-    units = (m + CHUNK_ALIGN - 1) // CHUNK_ALIGN
-    start = min(m, (c * units // n_chunks) * CHUNK_ALIGN)
-    stop = min(m, ((c + 1) * units // n_chunks) * CHUNK_ALIGN)
-    return start, stop
+    length = stop - start
+    units = (length + CHUNK_ALIGN - 1) // CHUNK_ALIGN
+    lo = min(length, (k * units // n_parts) * CHUNK_ALIGN)
+    hi = min(length, ((k + 1) * units // n_parts) * CHUNK_ALIGN)
+    return start + lo, start + hi
+
+
+@jit
+def n_parts(length, size):
+    """Fewest parts of at most ``size`` elements that ``length`` elements make."""
+    return max(1, (length + size - 1) // size)

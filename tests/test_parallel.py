@@ -83,20 +83,29 @@ def test_loop_and_parallel_bitwise_identical(case):
 @pytest.mark.parametrize("m", [1, 7, 8, 33, 209, 1501, 100000, 100003])
 @pytest.mark.parametrize("block", [8, 64, 520, 1024])
 def test_chunks_partition_the_examples_evenly(m, block):
-    """Chunks tile 0..m in order, and any two differ by at most CHUNK_ALIGN examples.
+    """Chunks tile 0..m in order, and any two differ by at most CHUNK_ALIGN examples;
+    so do the blocks of a chunk, none larger than ``block``.
 
     Threads are handed equal counts of chunks, so equal chunks mean equal
     work per thread (chunks of whole blocks left one thread 4 % more).
     """
-    from fastlogreg._tiling import CHUNK_ALIGN, MAX_CHUNKS, chunk_bounds, plan_chunks
+    from fastlogreg._tiling import CHUNK_ALIGN, MAX_CHUNKS, n_parts, part_bounds, plan_chunks
+
+    def check_split(start, stop, n, largest=None):
+        bounds = [part_bounds(k, n, start, stop) for k in range(n)]
+        assert bounds[0][0] == start and bounds[-1][1] == stop
+        assert all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        sizes = [hi - lo for lo, hi in bounds]
+        assert min(sizes) > 0 and max(sizes) - min(sizes) <= CHUNK_ALIGN
+        assert all((lo - start) % CHUNK_ALIGN == 0 for lo, _ in bounds)
+        if largest is not None:
+            assert max(sizes) <= largest
+        return bounds
+
     n_chunks = plan_chunks(m, block)
     assert 1 <= n_chunks <= MAX_CHUNKS
-    bounds = [chunk_bounds(c, n_chunks, m) for c in range(n_chunks)]
-    assert bounds[0][0] == 0 and bounds[-1][1] == m
-    assert all(a[1] == b[0] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
-    sizes = [stop - start for start, stop in bounds]
-    assert max(sizes) - min(sizes) <= CHUNK_ALIGN
-    assert all(start % CHUNK_ALIGN == 0 for start, _ in bounds)
+    for start, stop in check_split(0, m, n_chunks):
+        check_split(start, stop, n_parts(stop - start, block), largest=block)
 
 
 def test_concurrent_python_threads():

@@ -36,8 +36,9 @@ from .._tiling import (
     PARALLEL_MIN_ELEMENTS,
     WIDE_MAX_BYTES,
     WIDE_MAX_EXAMPLES,
-    chunk_bounds,
     feature_major_block,
+    n_parts,
+    part_bounds,
     plan_chunks,
     sample_major_block,
 )
@@ -302,9 +303,11 @@ def forward_blocked(w, b, X, out):
     wx = w.astype(X.dtype)
     for c in prange(n_chunks):
         z = np.empty(block)
-        start, stop = chunk_bounds(c, n_chunks, m)
-        for i0 in range(start, stop, block):
-            nb = min(block, stop - i0)
+        start, stop = part_bounds(c, n_chunks, 0, m)
+        n_blocks = n_parts(stop - start, block)
+        for k in range(n_blocks):
+            i0, i1 = part_bounds(k, n_blocks, start, stop)
+            nb = i1 - i0
             _logits(wx, b, X, i0, nb, z)
             bad[c] += _block_sigmoid(z[:nb], out[i0:i0 + nb])
     return bad.sum()
@@ -346,9 +349,11 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
     for c in prange(n_chunks):
         z = np.empty(block)
         r = np.empty(block)
-        start, stop = chunk_bounds(c, n_chunks, m)
-        for i0 in range(start, stop, block):
-            nb = min(block, stop - i0)
+        start, stop = part_bounds(c, n_chunks, 0, m)
+        n_blocks = n_parts(stop - start, block)
+        for k in range(n_blocks):
+            i0, i1 = part_bounds(k, n_blocks, start, stop)
+            nb = i1 - i0
             _logits(wx, b, X, i0, nb, z)
             loss, db, bad = _block_terms(z[:nb], y[i0:i0 + nb], sw[i0:i0 + nb], r, want_cost)
             part[c, 0] += loss
@@ -376,7 +381,7 @@ def _wide_logits(w, b, X):
     part = np.zeros((n_chunks, m))
     wx = w.astype(X.dtype)
     for c in prange(n_chunks):
-        j0, j1 = chunk_bounds(c, n_chunks, n)
+        j0, j1 = part_bounds(c, n_chunks, 0, n)
         _add_logits_rows(wx, X, j0, j1, 0, m, part[c])
     z = np.full(m, b)
     for c in range(n_chunks):
@@ -411,7 +416,7 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
     if want_grad:
         n_chunks = plan_chunks(n, 8)
         for c in prange(n_chunks):
-            j0, j1 = chunk_bounds(c, n_chunks, n)
+            j0, j1 = part_bounds(c, n_chunks, 0, n)
             _gradient_rows(X, j0, j1, 0, m, r, dw_out)
     return loss, db, bad
 
