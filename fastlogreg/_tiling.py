@@ -84,6 +84,33 @@ def sample_major_block(n, itemsize):
     return _examples_per_block(n, itemsize, SAMPLE_BLOCK_BYTES, 4, 4, SAMPLE_MAJOR_BLOCK)
 
 
+#: Features per float32 strip: float32 products are summed over a strip
+#: before they join a float64 logit, so that the conversion to float64
+#: happens once per strip rather than once per element.  Long enough that
+#: the strip's horizontal sum is cheap, short enough that its float32
+#: rounding (about 16 terms per SIMD lane) stays near float32's epsilon.
+FLOAT32_STRIP = 256
+
+
+@jit
+def strip_length(itemsize, length):
+    """Terms per strip summed in X's precision, in a sum of ``length`` terms.
+
+    Parameters
+    ----------
+    itemsize : int
+        Bytes per element of X: 4 for float32, 8 for float64.
+    length : int
+        Number of terms in the whole sum.
+
+    Returns
+    -------
+    int
+        ``FLOAT32_STRIP`` for float32; ``length`` (one strip) for float64.
+    """
+    return FLOAT32_STRIP if itemsize < 8 else max(1, length)
+
+
 @jit
 def plan_chunks(m, block):
     """How many chunks ``m`` examples are split into.
