@@ -9,6 +9,7 @@ largely cancels.  Run from the repository root::
     python tools/perf_report.py --markdown # a table for README.md
     python tools/perf_report.py --update-readme   # write that table into README.md
     python tools/perf_report.py --backends # propagate of every backend / numpy
+    python tools/perf_report.py --roofline [--update-readme]  # time per pass / one gemv
 
 Needs the ``bench`` extra (threadpoolctl) and, for target 9, scikit-learn.
 """
@@ -63,7 +64,28 @@ def make_data(n, m, dtype, seed=0, order="C"):
     return w, 0.1, X, Y
 
 
-def propagate_ratio(n, m, dtype, repeat, backend="parallel", with_gemv=False, order="C"):
+class Ratio(float):
+    """A ratio (the median over rounds) that remembers its range over the rounds."""
+
+    def __new__(cls, values):
+        self = super().__new__(cls, float(np.median(values)))
+        self.low, self.high = float(min(values)), float(max(values))
+        return self
+
+
+def ratios_over_rounds(funcs, repeat, rounds):
+    """Per-round ``time(funcs[0]) / time(funcs[k])`` for k >= 1, as :class:`Ratio`.
+
+    Each round times every function (best of ``repeat``); the ratio is taken
+    within the round, so that drifts of the machine between rounds (memory
+    bandwidth moved by +-15 % over minutes here) cancel.
+    """
+    per_round = [best_times(funcs, repeat) for _ in range(rounds)]
+    return [Ratio([t[0] / t[k] for t in per_round]) for k in range(1, len(funcs))]
+
+
+def propagate_ratio(n, m, dtype, repeat, backend="parallel", with_gemv=False, order="C",
+                    rounds=3):
     """(ours / numpy, ours / gemv) for one public propagate call."""
     w, b, X, Y = make_data(n, m, dtype, order=order)
     wr = w.ravel()
@@ -71,11 +93,44 @@ def propagate_ratio(n, m, dtype, repeat, backend="parallel", with_gemv=False, or
              lambda: flr.propagate(w, b, X, Y, backend="numpy")]
     if with_gemv:
         funcs.append(lambda: wr @ X)
-    times = best_times(funcs, repeat)
-    result = {"ours_over_numpy": times[0] / times[1]}
+    ratios = ratios_over_rounds(funcs, repeat, rounds)
+    result = {"ours_over_numpy": ratios[0]}
     if with_gemv:
-        result["ours_over_gemv"] = times[0] / times[2]
+        result["ours_over_gemv"] = ratios[1]
     return result
+
+
+def roofline(shapes, repeat, rounds):
+    """Where the time of the fused kernel goes, as multiples of one gemv ``w @ X``.
+
+    For each (n, m, dtype, order): the ``parallel`` kernel computing only the
+    logits (one read of X), the full fused kernel (logits, loss, gradient:
+    the gradient re-reads each block of X from cache), and the ``numpy``
+    backend (two BLAS passes over X and m-sized temporaries), each over the
+    time of one BLAS gemv reading X once (the bandwidth bound).
+    """
+    from fastlogreg.backends import get_backend
+    kernels = get_backend("parallel")
+    lines = ["| X (n x m, dtype, layout) | logits pass / gemv | fused propagate / gemv "
+             "| numpy propagate / gemv | gemv (ms) |", "|---|---:|---:|---:|---:|"]
+    for shape in shapes:
+        over, gemv_ms = _roofline_row(kernels, *shape, repeat, rounds)
+        lines.append(f"| {shape[0]}x{shape[1]}, {shape[2]}, {shape[3]} | "
+                     + " | ".join(f"{r:.2f}" for r in over) + f" | {gemv_ms:.3g} |")
+    return "\n".join(lines)
+
+
+def _roofline_row(kernels, n, m, dtype, order, repeat, rounds):
+    """([logits, fused, numpy] over gemv, gemv milliseconds) for one data set."""
+    w, b, X, Y = make_data(n, m, dtype, order=order)
+    wf, wr, y = w.ravel().astype(np.float64), w.ravel(), Y.ravel()
+    sw, dw = np.empty(0), np.empty(n)
+    funcs = [lambda: wr @ X,
+             lambda: kernels.value_and_grad(wf, b, X, y, sw, False, False, dw),
+             lambda: kernels.value_and_grad(wf, b, X, y, sw, True, True, dw),
+             lambda: flr.propagate(w, b, X, Y, backend="numpy")]
+    gemv_ms = best_times(funcs[:1], repeat)[0] * 1e3
+    return [1.0 / r for r in ratios_over_rounds(funcs, repeat, rounds)], gemv_ms
 
 
 def optimize_ratio(n, m, iterations, backend, repeat, reference="numpy", order="C"):
@@ -159,31 +214,34 @@ def estimator_ratio(n_samples, n_features):
 
 
 def run(quick):
-    """Measure every target; return (rows, raw) with rows = (target, figure, goal)."""
+    """Measure every target; return rows ``(target, figure, goal)``.
+
+    Propagate ratios are medians over rounds (:class:`Ratio`, with their range).
+    """
     big = (1000, 20000) if quick else (1000, 100000)
     tall = (10, 100000) if quick else (10, 1000000)
-    repeat = 3 if quick else 7
+    repeat = 3 if quick else 5
+    rounds = 2 if quick else 5
     rows = []
     for dtype, label in (("float64", "1"), ("float32", "2")):
-        r = propagate_ratio(*big, dtype, repeat, with_gemv=True)
-        rows.append((f"{label}. propagate parallel {dtype} {big[0]}x{big[1]} / numpy",
-                     r["ours_over_numpy"], "<= 0.55"))
-        rows.append((f"{label}. propagate parallel {dtype} {big[0]}x{big[1]} / gemv w@X",
-                     r["ours_over_gemv"], "<= 1.3"))
-    r = propagate_ratio(*tall, "float64", repeat)
-    rows.append((f"3. propagate parallel {tall[0]}x{tall[1]} / numpy", r["ours_over_numpy"],
+        for order in ("C", "F"):
+            r = propagate_ratio(*big, dtype, repeat, with_gemv=True, order=order,
+                                rounds=rounds)
+            shape = f"{dtype} {big[0]}x{big[1]} {order}"
+            rows.append((f"{label}. propagate parallel {shape} / numpy",
+                         r["ours_over_numpy"], "<= 0.55"))
+            rows.append((f"{label}. propagate parallel {shape} / gemv w@X",
+                         r["ours_over_gemv"], "<= 1.3"))
+    r = propagate_ratio(*tall, "float64", repeat, rounds=rounds)
+    rows.append((f"3. propagate parallel {tall[0]}x{tall[1]} C / numpy", r["ours_over_numpy"],
                  "<= 0.35"))
-    r = propagate_ratio(*big, "float32", repeat, with_gemv=True, order="F")
-    rows.append((f"2. (F order) propagate parallel float32 {big[0]}x{big[1]} / gemv w@X",
-                 r["ours_over_gemv"], "<= 1.3"))
     for order in ("C", "F"):   # F: the course's layout (images flattened, transposed)
-        r = propagate_ratio(12288, 209, "float64", repeat, order=order)
-        rows.append((f"4. ({order} order) propagate parallel 12288x209 / numpy",
+        r = propagate_ratio(12288, 209, "float64", repeat * 10, order=order, rounds=rounds)
+        rows.append((f"4. propagate parallel 12288x209 {order} / numpy",
                      r["ours_over_numpy"], "<= 0.6"))
-        rows.append((f"4. ({order} order) optimize 300 it parallel 12288x209 / numpy",
-                     optimize_ratio(12288, 209, 300, "parallel", max(2, repeat // 3),
-                                    order=order), "<= 0.6"))
-    r = propagate_ratio(2, 1000, "float64", repeat * 20)
+        rows.append((f"4. optimize 300 it parallel 12288x209 {order} / numpy",
+                     optimize_ratio(12288, 209, 300, "parallel", 2, order=order), "<= 0.6"))
+    r = propagate_ratio(2, 1000, "float64", repeat * 40, rounds=rounds)
     rows.append(("5. propagate parallel 2x1000 / numpy", r["ours_over_numpy"], "<= 0.7"))
     rows.append(("5. optimize 2000 it numpy / loop, 2x1000 (speed-up)",
                  1.0 / optimize_ratio(2, 1000, 2000, "loop", repeat), ">= 10"))
@@ -224,27 +282,55 @@ def backend_ratios(repeat=5):
     return "\n".join(lines)
 
 
+def _header():
+    """Versions, threads and load of this run, one line."""
+    import numba
+    return (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
+            f"{np.__version__}, threading layer {numba.threading_layer()}, "
+            f"{numba.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")
+
+
+def _range(value):
+    """``"low-high"`` for a :class:`Ratio`, empty for a single measurement."""
+    return f"{value.low:.3g}-{value.high:.3g}" if isinstance(value, Ratio) else ""
+
+
+ROOFLINE_SHAPES = [(1000, 100000, "float64", "C"), (1000, 100000, "float64", "F"),
+                   (1000, 100000, "float32", "C"), (1000, 100000, "float32", "F"),
+                   (12288, 209, "float64", "C"), (12288, 209, "float64", "F"),
+                   (10, 1000000, "float64", "C")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer repeats")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--backends", action="store_true",
                         help="only the per-backend propagate ratios (float64)")
+    parser.add_argument("--roofline", action="store_true",
+                        help="only the time of the logits pass, the fused kernel and numpy "
+                             "as multiples of one gemv (with --update-readme: into README)")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the Markdown table between README.md's perf markers")
     args = parser.parse_args(argv)
-    import numba
     if args.backends:
         print(backend_ratios())
         return
+    if args.roofline:
+        table = roofline(ROOFLINE_SHAPES, 3 if args.quick else 5, 2 if args.quick else 5)
+        print(table)
+        if args.update_readme:
+            from readme_section import replace_section
+            replace_section("roofline", _header() + "\n\n" + table)
+        return
     rows = run(args.quick)
-    header = (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
-              f"{np.__version__}, threading layer {numba.threading_layer()}, "
-              f"{numba.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
-              f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")
+    header = _header()
     if args.markdown or args.update_readme:
-        lines = [header, "", "| target | measured | goal |", "|---|---:|---|"]
-        lines += [f"| {name} | {value:.3g} | {goal} |" for name, value, goal in rows]
+        lines = [header, "", "| target | measured | range over rounds | goal |",
+                 "|---|---:|---|---|"]
+        lines += [f"| {name} | {value:.3g} | {_range(value)} | {goal} |"
+                  for name, value, goal in rows]
         table = "\n".join(lines)
         print(table)
         if args.update_readme:
@@ -253,7 +339,7 @@ def main(argv=None):
     else:
         print(header)
         for name, value, goal in rows:
-            print(f"{name:<66} {value:8.3g}   (goal {goal})")
+            print(f"{name:<66} {value:8.3g} {_range(value):>13}   (goal {goal})")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,9 @@ BACKENDS = ["python", "numpy", "loop", "parallel", "vectorized"]
 #: The compiled backends, whose speed-up over ``numpy`` is tracked.
 COMPILED_BACKENDS = ["loop", "parallel", "vectorized"]
 DTYPES = ["float32", "float64"]
+#: Memory layouts of X: "C" (examples contiguous) and "F" (features contiguous:
+#: the course's layout, images flattened with ``reshape(m, -1).T``).
+LAYOUTS = ["C", "F"]
 #: The dtypes of the costlier benchmarks (training, estimator, compilation):
 #: float64 only in the quick profile, to keep it under 3 minutes.
 TRAINING_DTYPES = ["float64"] if PROFILE == "quick" else DTYPES
@@ -181,7 +184,7 @@ SEED = 20240607
 
 
 @functools.lru_cache(maxsize=2)
-def course_data(shape, dtype):
+def course_data(shape, dtype, layout="C"):
     """The course's arrays for one grid point, the same on every run.
 
     Returns
@@ -190,8 +193,9 @@ def course_data(shape, dtype):
         Weights scaled by ``1 / sqrt(n_x)`` so the logits are of order one
         (neither saturated nor all near zero).
     b : float
-    X : C-ordered ndarray of ``dtype``, shape (n_x, m)
-        Standard normal features, one example per column.
+    X : ndarray of ``dtype``, shape (n_x, m)
+        Standard normal features, one example per column; C-ordered, or
+        F-ordered with ``layout="F"`` (the same values).
     Y : ndarray of ``dtype``, shape (1, m)
         Labels 0/1 drawn from the logistic model ``sigmoid(w^T X + b)``.
 
@@ -211,6 +215,8 @@ def course_data(shape, dtype):
     e = np.exp(z[~pos])
     p[~pos] = e / (1.0 + e)
     Y = (rng.random(m) < p).astype(dt).reshape(1, m)
+    if layout == "F":
+        X = np.asfortranarray(X)
     return w, b, X, Y
 
 

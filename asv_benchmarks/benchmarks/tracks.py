@@ -12,6 +12,7 @@ from .common import (
     BACKENDS,
     COMPILED_BACKENDS,
     DTYPES,
+    LAYOUTS,
     SHAPES,
     SMALLEST_SHAPE,
     TRACKED_KERNELS,
@@ -39,20 +40,20 @@ class SpeedupOverNumpy(Benchmark):
     course's NumPy code."""
 
     unit = "speed-up over numpy"
-    param_names = ["kernel", "backend", "dtype", "shape"]
-    params = [TRACKED_KERNELS, COMPILED_BACKENDS, DTYPES, SHAPES]
+    param_names = ["kernel", "backend", "dtype", "shape", "layout"]
+    params = [TRACKED_KERNELS, COMPILED_BACKENDS, DTYPES, SHAPES, LAYOUTS]
 
-    def setup(self, kernel, backend, dtype, shape):
+    def setup(self, kernel, backend, dtype, shape, layout):
         skip_unless_supported("numpy", shape)
         skip_unless_supported(backend, shape)
         fix_threads()
-        data = course_data(shape, dtype)
+        data = course_data(shape, dtype, layout)
         self.reference = kernel_call(kernel, "numpy", data)
         self.candidate = kernel_call(kernel, backend, data)
         self.reference()  # warm-up: compile / load from cache
         self.candidate()
 
-    def track_speedup(self, kernel, backend, dtype, shape):
+    def track_speedup(self, kernel, backend, dtype, shape, layout):
         t_reference, t_candidate = best_times(self.reference, self.candidate)
         return t_reference / t_candidate
 
@@ -62,20 +63,20 @@ class RatioToGemv(Benchmark):
     one-pass bound, a single BLAS gemv reading X once (1.0 would be ideal)."""
 
     unit = "propagate time / gemv time"
-    param_names = ["backend", "dtype", "shape"]
-    params = [COMPILED_BACKENDS, DTYPES, SHAPES]
+    param_names = ["backend", "dtype", "shape", "layout"]
+    params = [COMPILED_BACKENDS, DTYPES, SHAPES, LAYOUTS]
 
-    def setup(self, backend, dtype, shape):
+    def setup(self, backend, dtype, shape, layout):
         skip_unless_supported(backend, shape)
         fix_threads()
-        w, b, X, Y = data = course_data(shape, dtype)
+        w, b, X, Y = data = course_data(shape, dtype, layout)
         w_flat = np.ascontiguousarray(w.ravel())
         self.gemv = lambda: w_flat @ X
         self.candidate = kernel_call("propagate", backend, data)
         self.gemv()
         self.candidate()
 
-    def track_ratio_to_gemv(self, backend, dtype, shape):
+    def track_ratio_to_gemv(self, backend, dtype, shape, layout):
         t_gemv, t_candidate = best_times(self.gemv, self.candidate)
         return t_candidate / t_gemv
 
