@@ -129,7 +129,11 @@ def value_and_grad(w, b, X, Y, *, sample_weight=None, want_cost=True, want_grad=
         v.raise_for_nonfinite(X, n_bad)
     m = X.shape[1]
     cost = loss / m if want_cost else math.nan
-    dw = (dw / m).astype(dtype).reshape(w_shape) if want_grad else None
+    if want_grad:
+        dw /= m    # in place: no second n-sized temporary
+        dw = dw.astype(dtype, copy=False).reshape(w_shape)
+    else:
+        dw = None
     return float(cost), dw, float(db / m)
 
 

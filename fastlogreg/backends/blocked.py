@@ -29,6 +29,7 @@ All sums are float64, whatever the dtype of ``X``.
 import numpy as np
 from numba import prange
 
+from .._casting import in_dtype_of
 from .._descent import bind_descent
 from .._jit import jit
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
@@ -335,7 +336,7 @@ def forward_blocked(w, b, X, out):
     block = _block_size(n, X.itemsize)
     n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
-    wx = w.astype(X.dtype)
+    wx = in_dtype_of(w, X)
     for c in prange(n_chunks):
         z = np.empty(block)
         start, stop = part_bounds(c, n_chunks, 0, m)
@@ -380,7 +381,7 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
     n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.empty((n_chunks, n if want_grad else 0))
-    wx = w.astype(X.dtype)
+    wx = in_dtype_of(w, X)
     for c in prange(n_chunks):
         # Each thread zeroes the partials it fills: a serial np.zeros of
         # n_chunks x n float64 cost 5-10 % of a cat-sized (12288x209) call.
@@ -422,7 +423,7 @@ def _wide_logits(w, b, X):
     n, m = X.shape
     n_chunks = plan_chunks(n, 8)
     part = np.zeros((n_chunks, m))
-    wx = w.astype(X.dtype)
+    wx = in_dtype_of(w, X)
     for c in prange(n_chunks):
         j0, j1 = part_bounds(c, n_chunks, 0, n)
         _add_logits_rows(wx, X, j0, j1, 0, m, part[c])

@@ -12,6 +12,7 @@ once by the caller, so training loops allocate nothing m-sized per iteration.
 
 import numpy as np
 
+from .._casting import in_dtype_of
 from .._descent import bind_descent
 from .._jit import jit, ufunc
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
@@ -90,7 +91,7 @@ def forward_into(w, b, X, out, z):
     int
         1 if some logit is not finite, else 0.
     """
-    np.dot(w.astype(X.dtype), X, z)
+    np.dot(in_dtype_of(w, X), X, z)
     sigmoid_ufunc(z, b, out)
     return 0 if _logits_finite(z) else 1
 
@@ -113,7 +114,7 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
         1 if some logit is not finite, else 0.
     """
     weighted = sw.shape[0] > 0
-    np.dot(w.astype(X.dtype), X, z)
+    np.dot(in_dtype_of(w, X), X, z)
     loss = 0.0
     if want_cost:
         loss_ufunc(z, b, y, t)
