@@ -29,6 +29,10 @@ WIDE_MAX_BYTES = 24 * 1024 * 1024
 #: Examples per sample-major block, at most (a multiple of the 4-example
 #: register block of the sample-major kernels).
 SAMPLE_MAJOR_BLOCK = 256
+#: The sample-major gradient passes over a float64 partial gradient of n
+#: values once per group of examples; past this size (about L1) the group is
+#: eight examples instead of four, halving those passes.
+SAMPLE_MAJOR_WIDE_G_BYTES = 32 * 1024
 #: Upper bound on chunks: enough to balance any realistic core count, few
 #: enough that the ``n_chunks x n`` partial gradients stay small next to X.
 MAX_CHUNKS = 64

@@ -36,6 +36,7 @@ from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 from .._tiling import (
     MIN_BLOCK,
     PARALLEL_MIN_ELEMENTS,
+    SAMPLE_MAJOR_WIDE_G_BYTES,
     WIDE_MAX_BYTES,
     WIDE_MAX_EXAMPLES,
     feature_major_block,
@@ -227,9 +228,24 @@ def _logits_sample_major(w, b, XT, i0, nb, z):
 
 @jit
 def _gradient_sample_major(XT, i0, nb, r, g):
-    """``g += XT[i0:i0+nb].T @ r[:nb]``, four examples per pass over ``g``."""
+    """``g += XT[i0:i0+nb].T @ r[:nb]``, several examples per pass over ``g``.
+
+    Each pass loads and stores all of ``g``: when ``g`` is larger than L1
+    (:data:`SAMPLE_MAJOR_WIDE_G_BYTES`), eight examples share a pass (12288
+    features: 4 % faster), else four (1000 features: eight were 1.5 % slower).
+    """
     n = XT.shape[1]
     i = 0
+    if n * 8 > SAMPLE_MAJOR_WIDE_G_BYTES:
+        while i + 8 <= nb:
+            x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
+            x4, x5, x6, x7 = XT[i0 + i + 4], XT[i0 + i + 5], XT[i0 + i + 6], XT[i0 + i + 7]
+            r0, r1, r2, r3 = r[i], r[i + 1], r[i + 2], r[i + 3]
+            r4, r5, r6, r7 = r[i + 4], r[i + 5], r[i + 6], r[i + 7]
+            for j in range(n):
+                g[j] += (((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]))
+                         + ((r4 * x4[j] + r5 * x5[j]) + (r6 * x6[j] + r7 * x7[j])))
+            i += 8
     while i + 4 <= nb:
         x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
         r0, r1, r2, r3 = r[i], r[i + 1], r[i + 2], r[i + 3]
