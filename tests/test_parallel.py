@@ -24,10 +24,12 @@ pytestmark = WARNINGS_AS_ERRORS
 #: (n, m, layout, dtype): several chunks in each kernel, uneven last chunk, all
 #: above PARALLEL_MIN_ELEMENTS (smaller X runs the serial build): feature-major
 #: blocks, sample-major blocks (with four and, at large n, eight examples per
-#: gradient pass), and the wide (feature-split) path.
+#: gradient pass; transposed into a workspace at n <= 4), and the wide
+#: (feature-split) path.
 CASES = [(3, 70001, "C", "float64"), (5, 40003, "F", "float64"),
          (3, 70001, "C", "float32"), (300, 1501, "C", "float64"),
-         (*LARGE_N_SHAPE, "C", "float64"), (*LARGE_N_SHAPE, "F", "float32")]
+         (*LARGE_N_SHAPE, "C", "float64"), (*LARGE_N_SHAPE, "F", "float32"),
+         (2, 70001, "F", "float64")]
 
 _SCRIPT = textwrap.dedent("""
     import hashlib, json, sys
