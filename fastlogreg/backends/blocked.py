@@ -201,12 +201,14 @@ def _logits_sample_major(w, b, XT, i0, nb, z, buf):
     """
     n = XT.shape[1]
     strip = strip_length(XT.itemsize, n)
+    n_strips = (n + strip - 1) // strip
     zero = XT.dtype.type(0)
     i = 0
     while i + 4 <= nb:
         z0 = z1 = z2 = z3 = 0.0
-        for s in range(0, n, strip):
+        for q in range(n_strips):
             # Slices, so that the inner loop indexes from 0 (see module notes).
+            s = q * strip
             e = min(n, s + strip)
             ws = w[s:e]
             x0, x1 = XT[i0 + i, s:e], XT[i0 + i + 1, s:e]
