@@ -142,11 +142,14 @@ def roofline(shapes, repeat, rounds):
     from fastlogreg.backends import get_backend
     kernels = get_backend("parallel")
     lines = ["| X (n x m, dtype, layout) | logits pass / gemv | fused propagate / gemv "
-             "| numpy propagate / gemv | gemv (ms) |", "|---|---:|---:|---:|---:|"]
+             "| numpy propagate / gemv | gemv (ms) | gemv (GB/s) |",
+             "|---|---:|---:|---:|---:|---:|"]
     for shape in shapes:
         over, gemv_ms = _roofline_row(kernels, *shape, repeat, rounds)
+        nbytes = shape[0] * shape[1] * np.dtype(shape[2]).itemsize
         lines.append(f"| {shape[0]}x{shape[1]}, {shape[2]}, {shape[3]} | "
-                     + " | ".join(f"{r:.2f}" for r in over) + f" | {gemv_ms:.3g} |")
+                     + " | ".join(f"{r:.2f}" for r in over)
+                     + f" | {gemv_ms:.3g} | {nbytes / gemv_ms / 1e6:.0f} |")
     return "\n".join(lines)
 
 
