@@ -26,7 +26,9 @@ innermost loop always walks contiguous memory:
 
 Rows are taken as 1-D slices: indexing ``X[j, i0 + i]`` directly makes Numba
 guard against negative indices, which keeps LLVM from vectorizing (6x slower).
-All sums are float64, whatever the dtype of ``X``.
+Sums over examples are float64, whatever the dtype of ``X``; for float32 X,
+short sums over features (eight rows, or strips of 256 features) are formed
+in float32 before they join the float64 logits.
 """
 
 import numpy as np
