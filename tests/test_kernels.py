@@ -102,6 +102,35 @@ def test_float32_oracle_matches_naive(dtype):
     assert_close(J, naive.cost(w.tolist(), b, X.tolist(), Y.tolist()), dtype)
 
 
+@pytest.mark.parametrize("layout", ("C", "F"))
+@pytest.mark.parametrize("backend", ("loop", "parallel"))
+def test_float32_data_summed_near_float64(backend, layout):
+    """float32 X: the explicit loops stay within a few float32 roundings of float64 math.
+
+    Reference: the oracle in float64 on the same (exactly upcast) values.  Short
+    float32 partial sums over features (8 rows in C order, 256-feature strips
+    in F order) are allowed; a float32 sum over all 1000 features, or over the
+    examples of the gradient, would miss these bounds (float32 BLAS, the
+    ``numpy`` backend on the float32 data, errs about ten times as much).
+    """
+    rng = np.random.default_rng(5)
+    n, m = 1000, 3000
+    X = np.asarray(rng.standard_normal((n, m)).astype(np.float32), order=layout)
+    w = (rng.standard_normal((n, 1)) / np.sqrt(n)).astype(np.float32)
+    Y = (rng.random((1, m)) < 0.5).astype(np.float32)
+    X64, w64, Y64 = X.astype(np.float64), w.astype(np.float64), Y.astype(np.float64)
+    ref, J_ref = flr.propagate(w64, 0.1, X64, Y64, backend="numpy")
+    A_ref = flr.forward(w64, 0.1, X64, backend="numpy")
+    grads, J = flr.propagate(w, 0.1, X, Y, backend=backend)
+    A = flr.forward(w, 0.1, X, backend=backend)
+    # |dw_j| can cancel to near 0: measure its error against sum_i |x_ji| / m.
+    dw_scale = np.abs(X64).mean(axis=1)
+    assert np.max(np.abs(grads["dw"].ravel() - ref["dw"].ravel()) / dw_scale) < 1e-8
+    assert np.max(np.abs(A - A_ref)) < 1.5e-7     # outputs are float32: 6e-8 per rounding
+    assert abs(J / J_ref - 1) < 1e-7
+    assert abs(grads["db"] - ref["db"]) < 1e-7
+
+
 def test_course_example(backend):
     w, b = np.array([[1.0], [2.0]]), 2.0
     X = np.array([[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]])
