@@ -150,11 +150,22 @@ def _gradient_rows(X, j0, j1, i0, nb, r, g):
     """``g[j] += X[j, i0:i0+nb] @ r[:nb]`` for ``j0 <= j < j1`` (feature-major X).
 
     Eight rows at a time share the loads of ``r`` and the loop overhead
-    (measured 12 % faster than four on 1000x100000).
+    (measured 12 % faster than four on 1000x100000).  Rows go last to first:
+    the logits pass read them first to last, so the rows it read last are the
+    ones still in L2; starting from the first rows would evict them to L3
+    before their turn.
     """
     rr = r[:nb]
-    j = j0
-    while j + 8 <= j1:
+    j_eights = j0 + ((j1 - j0) // 8) * 8
+    for j in range(j1 - 1, j_eights - 1, -1):    # the rows past the last group of eight
+        x0 = X[j, i0:i0 + nb]
+        a0 = 0.0
+        for i in range(nb):
+            a0 += x0[i] * rr[i]
+        g[j] += a0
+    j = j_eights
+    while j - 8 >= j0:
+        j -= 8
         x0, x1, x2, x3, x4, x5, x6, x7 = _eight_rows(X, j, i0, nb)
         a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
         for i in range(nb):
@@ -175,14 +186,6 @@ def _gradient_rows(X, j0, j1, i0, nb, r, g):
         g[j + 5] += a5
         g[j + 6] += a6
         g[j + 7] += a7
-        j += 8
-    while j < j1:
-        x0 = X[j, i0:i0 + nb]
-        a0 = 0.0
-        for i in range(nb):
-            a0 += x0[i] * rr[i]
-        g[j] += a0
-        j += 1
 
 
 @jit
