@@ -249,9 +249,11 @@ def _gradient_sample_major(XT, i0, nb, r, g, buf):
     features: 4 % faster), else four (1000 features: eight were 1.5 % slower).
     """
     n = XT.shape[1]
-    i = 0
+    # Last examples first: the logits pass read them last (see _gradient_rows).
+    i = nb
     if n * 8 > SAMPLE_MAJOR_WIDE_G_BYTES:
-        while i + 8 <= nb:
+        while i >= 8:
+            i -= 8
             x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
             x4, x5, x6, x7 = XT[i0 + i + 4], XT[i0 + i + 5], XT[i0 + i + 6], XT[i0 + i + 7]
             r0, r1, r2, r3 = r[i], r[i + 1], r[i + 2], r[i + 3]
@@ -259,19 +261,18 @@ def _gradient_sample_major(XT, i0, nb, r, g, buf):
             for j in range(n):
                 g[j] += (((r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j]))
                          + ((r4 * x4[j] + r5 * x5[j]) + (r6 * x6[j] + r7 * x7[j])))
-            i += 8
-    while i + 4 <= nb:
+    while i >= 4:
+        i -= 4
         x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
         r0, r1, r2, r3 = r[i], r[i + 1], r[i + 2], r[i + 3]
         for j in range(n):
             g[j] += (r0 * x0[j] + r1 * x1[j]) + (r2 * x2[j] + r3 * x3[j])
-        i += 4
-    while i < nb:
+    while i > 0:
+        i -= 1
         x0 = XT[i0 + i]
         r0 = r[i]
         for j in range(n):
             g[j] += r0 * x0[j]
-        i += 1
 
 
 @jit
