@@ -1,6 +1,6 @@
 """Replace a marked section of README.md with text from standard input.
 
-    fastlogreg compare | python tools/readme_section.py compare
+    fastlogreg compare | python tools/readme_section.py compare --fence text
 
 rewrites what stands between ``<!-- compare:start -->`` and
 ``<!-- compare:end -->``, so that README's figures and sample output are
@@ -26,7 +26,22 @@ def replace_section(name, body, path=README):
         f.write(f"{head}{start}\n{body.rstrip()}\n{end}{tail}")
 
 
+def main(argv=None):
+    """``NAME [--fence LANG]``: standard input into README's NAME section.
+
+    ``--fence LANG`` wraps the text in a fenced code block of that language.
+    """
+    import argparse
+    parser = argparse.ArgumentParser(description="Replace a marked section of README.md "
+                                                 "with standard input.")
+    parser.add_argument("name")
+    parser.add_argument("--fence", metavar="LANG", help="wrap the text in a ```LANG block")
+    args = parser.parse_args(argv)
+    body = sys.stdin.read()
+    if args.fence:
+        body = f"```{args.fence}\n{body.rstrip()}\n```"
+    replace_section(args.name, body)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: python tools/readme_section.py NAME < text")
-    replace_section(sys.argv[1], sys.stdin.read())
+    main()
