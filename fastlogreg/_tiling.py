@@ -172,3 +172,14 @@ def part_bounds(k, n_parts, start, stop):
 def n_parts(length, size):
     """Fewest parts of at most ``size`` elements that ``length`` elements make."""
     return max(1, (length + size - 1) // size)
+
+
+@jit
+def chunk_blocks(c, n_chunks, m, block):
+    """Chunk ``c``'s examples ``start:stop`` and how many blocks they make.
+
+    Block ``k`` of the chunk is then ``part_bounds(k, n_blocks, start, stop)``:
+    the chunk is cut into that many nearly equal blocks of at most ``block``.
+    """
+    start, stop = part_bounds(c, n_chunks, 0, m)
+    return start, stop, n_parts(stop - start, block)

@@ -92,7 +92,7 @@ def test_chunks_partition_the_examples_evenly(m, block):
     Threads are handed equal counts of chunks, so equal chunks mean equal
     work per thread (chunks of whole blocks left one thread 4 % more).
     """
-    from fastlogreg._tiling import CHUNK_ALIGN, MAX_CHUNKS, n_parts, part_bounds, plan_chunks
+    from fastlogreg._tiling import CHUNK_ALIGN, MAX_CHUNKS, chunk_blocks, part_bounds, plan_chunks
 
     def check_split(start, stop, n, largest=None):
         bounds = [part_bounds(k, n, start, stop) for k in range(n)]
@@ -107,8 +107,9 @@ def test_chunks_partition_the_examples_evenly(m, block):
 
     n_chunks = plan_chunks(m, block)
     assert 1 <= n_chunks <= MAX_CHUNKS
-    for start, stop in check_split(0, m, n_chunks):
-        check_split(start, stop, n_parts(stop - start, block), largest=block)
+    for c, (start, stop) in enumerate(check_split(0, m, n_chunks)):
+        assert chunk_blocks(c, n_chunks, m, block)[:2] == (start, stop)
+        check_split(start, stop, chunk_blocks(c, n_chunks, m, block)[2], largest=block)
 
 
 def test_concurrent_python_threads():
