@@ -108,7 +108,7 @@ def test_float32_data_summed_near_float64(backend, layout):
     """float32 X: the explicit loops stay within a few float32 roundings of float64 math.
 
     Reference: the oracle in float64 on the same (exactly upcast) values.  Short
-    float32 partial sums over features (8 rows in C order, 256-feature strips
+    float32 partial sums over features (8 rows in C order, 1024-feature strips
     in F order) are allowed; a float32 sum over all 1000 features, or over the
     examples of the gradient, would miss these bounds (float32 BLAS, the
     ``numpy`` backend on the float32 data, errs about ten times as much).
