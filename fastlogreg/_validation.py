@@ -14,6 +14,7 @@ import numpy as np
 
 from ._jit import jit
 from ._scalar import is_finite
+from ._sparse import SparseX, as_sparse_X, first_nonfinite, is_sparse
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -33,13 +34,22 @@ def _as_real_array(name, value):
 def check_X(X):
     """Validate ``X`` of shape ``(n_x, m)``; return it as a float array (no copy for floats).
 
+    A ``scipy.sparse`` CSR or CSC ``X`` comes back as a
+    :class:`fastlogreg._sparse.SparseX` (see :func:`fastlogreg._sparse.as_sparse_X`):
+    the backends pick their sparse kernels from that type.
+
     Raises
     ------
     TypeError
-        Complex, object, string or other non-real dtypes.
+        Complex, object, string or other non-real dtypes; sparse formats other
+        than CSR and CSC.
     ValueError
         ``X`` not 2-D, or with no feature or no example.
     """
+    if isinstance(X, SparseX):
+        return X
+    if is_sparse(X):
+        return as_sparse_X(X)
     X = _as_real_array("X", X)
     if X.ndim != 2:
         raise ValueError(
@@ -133,11 +143,19 @@ def raise_for_nonfinite(X, n_bad):
     NaN or inf in ``X`` (a ``ValueError`` naming its position) or, with every
     input finite, from ``w^T x + b`` overflowing (``FloatingPointError``).
     """
-    j, i = _first_nonfinite_2d(X)
+    j, i, value = locate_nonfinite(X)
     if j >= 0:
-        raise ValueError(f"X must be finite; got {X[j, i]} at X[{j}, {i}]")
+        raise ValueError(f"X must be finite; got {value} at X[{j}, {i}]")
     raise FloatingPointError(f"w^T X + b overflowed for {n_bad} example(s): "
                              "inputs are finite but too large")
+
+
+def locate_nonfinite(X):
+    """``(j, i, value)`` of the first non-finite element of a dense or sparse X, or -1s."""
+    if isinstance(X, SparseX):
+        return first_nonfinite(X)
+    j, i = _first_nonfinite_2d(X)
+    return j, i, (X[j, i] if j >= 0 else 0.0)
 
 
 def _first_bad(arr):

@@ -12,16 +12,26 @@ Every backend object has
     for X's layout (compiled for the compiled backends).
 
 Inputs are trusted (the public layer validates them): ``w`` is float64
-``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout, ``y`` has X's
-dtype, ``n_bad`` counts examples whose logit is not finite.  Creating the
-registry compiles nothing; Numba compiles each kernel on first use.
+``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout or a
+:class:`fastlogreg._sparse.SparseX` (CSR or CSC), ``y`` has X's dtype,
+``n_bad`` counts examples whose logit is not finite.  Each name serves dense
+and sparse X: the registry picks the kernels from X's type
+(:class:`_ByInput`).  Creating the registry compiles nothing; Numba compiles
+each kernel on first use.
 """
 
 import threading
 
+from .._sparse import SparseX
 from .blocked import BlockedKernels
 from .numpy_reference import NumpyKernels
 from .python_loops import PythonKernels
+from .sparse import (
+    SparseLoopKernels,
+    SparseNumpyKernels,
+    SparsePythonKernels,
+    SparseVectorizedKernels,
+)
 from .vectorized import VectorizedKernels
 
 BACKENDS = ("python", "numpy", "loop", "parallel", "vectorized")
@@ -66,13 +76,40 @@ class _Serialized:
         return locked_descend, X_kernel, work
 
 
+class _ByInput:
+    """One backend name, two kernel sets: dense ndarrays and sparse X (by X's type)."""
+
+    def __init__(self, dense, sparse):
+        self.dense = dense
+        self.sparse = sparse
+        self.parallel = dense.parallel
+
+    def __getattr__(self, name):
+        # The dense kernels' own attributes (per-layout builds) stay reachable.
+        return getattr(self.dense, name)
+
+    def _for(self, X):
+        return self.sparse if isinstance(X, SparseX) else self.dense
+
+    def forward(self, w, b, X, out):
+        return self._for(X).forward(w, b, X, out)
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        return self._for(X).value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out)
+
+    def prepare_descent(self, X):
+        return self._for(X).prepare_descent(X)
+
+
 _LOOP = BlockedKernels(parallel=False)
+_SPARSE_LOOP = SparseLoopKernels(parallel=False)
 _REGISTRY = {
-    "python": PythonKernels(),
-    "numpy": NumpyKernels(),
-    "loop": _LOOP,
-    "parallel": _Serialized(BlockedKernels(parallel=True, serial=_LOOP)),
-    "vectorized": VectorizedKernels(),
+    "python": _ByInput(PythonKernels(), SparsePythonKernels()),
+    "numpy": _ByInput(NumpyKernels(), SparseNumpyKernels()),
+    "loop": _ByInput(_LOOP, _SPARSE_LOOP),
+    "parallel": _Serialized(_ByInput(BlockedKernels(parallel=True, serial=_LOOP),
+                                     SparseLoopKernels(parallel=True, serial=_SPARSE_LOOP))),
+    "vectorized": _ByInput(VectorizedKernels(), SparseVectorizedKernels()),
 }
 
 

@@ -45,13 +45,23 @@ class NumpyKernels:
         """The course's training loop in plain Python over these kernels (no workspace)."""
         return bind_descent(self.value_and_grad, "numpy", compiled=False), X, ()
 
+    @staticmethod
+    def _logits(w, X):
+        """``w^T X`` as ``(1, m)``, computed in X's dtype (the course's ``np.dot``)."""
+        return np.dot(w.astype(X.dtype).reshape(1, -1), X)
+
+    @staticmethod
+    def _gradient(X, dZ):
+        """``X dZ^T`` as a flat ``(n,)`` array (the course's ``np.dot``)."""
+        return np.dot(X, dZ.T).ravel()
+
     # NaN/inf in X or an overflowing w^T X are counted and reported by the
     # public layer (ValueError / FloatingPointError); NumPy's warnings would
     # come first and, under -W error, replace that report.
     @np.errstate(over="ignore", invalid="ignore")
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
-        Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b
+        Z = self._logits(w, X) + b
         out[:] = sigmoid(Z).ravel()
         return int(np.count_nonzero(~np.isfinite(Z)))
 
@@ -63,7 +73,7 @@ class NumpyKernels:
         the meaning of the arguments.
         """
         Y = y.reshape(1, -1)
-        Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b    # (1, m)
+        Z = self._logits(w, X) + b    # (1, m)
         A = sigmoid(Z)
         dZ = A - Y
         cost = 0.0
@@ -75,6 +85,6 @@ class NumpyKernels:
         if sw.size:
             dZ = dZ * sw
         if want_grad:
-            dw_out[:] = np.dot(X, dZ.T).ravel()                 # (n, 1)
+            dw_out[:] = self._gradient(X, dZ)                   # (n,)
         db = float(np.sum(dZ, dtype=np.float64))
         return cost, db, int(np.count_nonzero(~np.isfinite(Z)))

@@ -74,16 +74,35 @@ def _logits_finite(z):
 
 
 @jit
-def forward_into(w, b, X, out, z):
-    """``out = sigmoid(w^T X + b)`` via one gemv and one ufunc.
+def dense_logits(w, X, z):
+    """``z = w^T X`` by one gemv in X's dtype (``w`` cast to it when it differs)."""
+    np.dot(in_dtype_of(w, X), X, z)
+
+
+@jit
+def dense_gradient(X, t, r, dw_out):
+    """``dw_out = X t`` by one gemv in X's dtype (``t`` cast through ``r``)."""
+    r[:] = t
+    dw_out[:] = np.dot(X, r)
+
+
+#: The matrix products of the bodies below; bound per kind of X (dense here,
+#: CSR and CSC in :mod:`fastlogreg.backends.sparse`) with ``jit(..., bind=...)``.
+DENSE_PRODUCTS = {"_logits_into": dense_logits, "_gradient_into": dense_gradient}
+_logits_into = _gradient_into = None  # bound per kind of X
+
+
+def forward_body(w, b, X, out, z):
+    """``out = sigmoid(w^T X + b)`` via one matrix product and one ufunc.
 
     Parameters
     ----------
     w : ndarray of float64, shape (n,)
     b : float
     X : ndarray of float32 or float64, shape (n, m), C or F contiguous
+        (or the kernel arguments of a sparse X, for the sparse builds).
     out : ndarray, shape (m,)
-    z : ndarray, shape (m,), X's dtype
+    z : ndarray, shape (m,)
         Workspace for the logits.
 
     Returns
@@ -91,14 +110,13 @@ def forward_into(w, b, X, out, z):
     int
         1 if some logit is not finite, else 0.
     """
-    np.dot(in_dtype_of(w, X), X, z)
+    _logits_into(w, X, z)
     sigmoid_ufunc(z, b, out)
     return 0 if _logits_finite(z) else 1
 
 
-@jit
-def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
-    """Loss, residual and gradient sums with gemvs and ufuncs.
+def value_and_grad_body(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
+    """Loss, residual and gradient sums with two matrix products and ufuncs.
 
     Parameters
     ----------
@@ -114,7 +132,7 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
         1 if some logit is not finite, else 0.
     """
     weighted = sw.shape[0] > 0
-    np.dot(in_dtype_of(w, X), X, z)
+    _logits_into(w, X, z)
     loss = 0.0
     if want_cost:
         loss_ufunc(z, b, y, t)
@@ -126,9 +144,12 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
         t *= sw
     db = t.sum()
     if want_grad:
-        r[:] = t
-        dw_out[:] = np.dot(X, r)
+        _gradient_into(X, t, r, dw_out)
     return loss, db, 0 if _logits_finite(z) else 1
+
+
+forward_into = jit(forward_body, suffix="_dense", bind=DENSE_PRODUCTS)
+value_and_grad_into = jit(value_and_grad_body, suffix="_dense", bind=DENSE_PRODUCTS)
 
 
 def _contiguous(X):

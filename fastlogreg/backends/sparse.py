@@ -1,0 +1,568 @@
+"""Sparse kernels (CSR and CSC ``X``) for every backend, under the same names.
+
+``X`` is ``(n_x, m)`` as everywhere (one example per column), stored as a
+:class:`fastlogreg._sparse.SparseX`; compiled kernels take it as the tuple
+``(data, indices, indptr, n_x, m)``.  The two formats have their own loop
+order, as C and F order have for dense X:
+
+* CSC, one compressed column per example ("example-major").  ``loop`` and
+  ``parallel`` make one fused pass over the nonzeros: per example, the logit
+  is a gather-dot with ``w``, then its residual and loss, then the example's
+  nonzeros (still in L1) are scattered into the gradient.  Chunks of
+  consecutive examples (split where the nonzeros split evenly) each add to
+  their own partial gradient (chunk 0 directly into ``dw``), and the
+  partials are added in chunk order.
+* CSR, one compressed row per feature.  A logit needs every row, so the
+  logits come first: chunks of rows scatter ``w_j x_j`` into their own
+  partial logits (chunk 0's row doubles as ``z``); then, per example, the
+  partials are added in chunk order, giving the residual; then each row's
+  gradient entry is a gather-dot with the residuals (one writer per entry).
+  Two passes over the nonzeros: the second one gathers, so it needs no
+  partials.
+
+Chunk boundaries depend only on the matrix (its shape, ``indptr`` and bytes),
+never on the thread count: the serial (``loop``) and ``parallel`` builds of
+one body give the same bits for any ``NUMBA_NUM_THREADS``.  The number of
+chunks is bounded so that their partial rows (float64, ``n_x`` or ``m`` long)
+take at most 1/:data:`PARTIALS_FRACTION` of X's own bytes, and each chunk has
+at least :data:`MIN_CHUNK_NNZ` nonzeros.
+
+Duplicate entries, unsorted indices and explicit zeros need no special case:
+every kernel sums the stored entries, which is what they mean.  A NaN or inf
+among the stored values makes its example's logit non-finite (``0 * inf`` is
+NaN too), which the kernels count like the dense ones.
+
+``vectorized`` runs the course's two matrix products (a sparse
+matrix-vector product, then its transpose) around the same ufuncs as for dense
+X; ``numpy`` is the reference (scipy's ``@``); ``python`` loops over the
+nonzeros in plain Python.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .._casting import in_dtype_of
+from .._descent import bind_descent
+from .._jit import jit
+from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
+from .._tiling import MAX_CHUNKS, PARALLEL_MIN_ELEMENTS, part_bounds
+from . import vectorized
+from .numpy_reference import NumpyKernels
+from .python_loops import _sigmoid
+
+#: Partial rows of all chunks together take at most this fraction of X's bytes
+#: (``data + indices + indptr``): on 200000 x 1000000 text-like data (14M
+#: nonzeros) a partial gradient is 8 MB, against 170 MB of X.
+PARTIALS_FRACTION = 16
+#: Fewest nonzeros per chunk: below this, zeroing and merging a chunk's partial
+#: row costs more than the balance it buys.
+MIN_CHUNK_NNZ = 1 << 14
+#: Below this many stored entries, ``parallel`` runs the serial build (same
+#: chunks, so the same bits): waking the threads would cost more than the work.
+PARALLEL_MIN_NNZ = PARALLEL_MIN_ELEMENTS
+#: Features per slice when partial gradients are merged (in parallel).
+MERGE_SLICE = 4096
+#: Examples per slice when residuals are formed (CSR): the loss and residual
+#: sums are per slice, added in slice order.
+EXAMPLE_SLICE = 4096
+
+
+# --------------------------------------------------------------- primitives
+
+
+@jit
+def major_split(indptr, c, n_parts):
+    """First major index (column of CSC, row of CSR) of part ``c`` of ``n_parts``.
+
+    Parts are cut where the stored entries split evenly: part ``c`` starts at
+    the first major index whose entries begin at or after ``c / n_parts`` of
+    them.  Depends on ``indptr`` only.
+    """
+    major = indptr.shape[0] - 1
+    if c <= 0:
+        return 0
+    if c >= n_parts:
+        return major
+    nnz = np.int64(indptr[major]) - np.int64(indptr[0])
+    target = np.int64(indptr[0]) + (nnz * c) // n_parts
+    return np.searchsorted(indptr, target)
+
+
+@jit
+def gather_dot(data, indices, k0, k1, v):
+    """``sum(data[k] * v[indices[k]] for k in k0:k1)`` in float64.
+
+    The products are formed in the promoted dtype of ``data`` and ``v``
+    (float32 for float32 data and a float32 ``v``) and added in float64.
+    """
+    acc = 0.0
+    for k in range(k0, k1):
+        acc += data[k] * v[indices[k]]
+    return acc
+
+
+@jit
+def scatter_add(out, data, indices, k0, k1, scale):
+    """``out[indices[k]] += data[k] * scale`` for ``k0 <= k < k1``."""
+    for k in range(k0, k1):
+        out[indices[k]] += data[k] * scale
+
+
+@jit
+def major_dots(data, indices, indptr, v, out):
+    """``out[p] = row_p . v`` for every compressed row (CSR row, CSC column) ``p``."""
+    for p in range(indptr.shape[0] - 1):
+        out[p] = gather_dot(data, indices, indptr[p], indptr[p + 1], v)
+
+
+@jit
+def major_scatter(data, indices, indptr, t, out):
+    """``out = sum_p t[p] row_p``: every compressed row ``p`` scattered, scaled by ``t[p]``."""
+    out[:] = 0.0
+    for p in range(indptr.shape[0] - 1):
+        scatter_add(out, data, indices, indptr[p], indptr[p + 1], t[p])
+
+
+# ----------------------------------------------------- fused kernels: CSC
+
+
+def forward_csc(w, b, X, out):
+    """``out[i] = sigmoid(w^T x_i + b)`` for a CSC X (one column per example).
+
+    Parameters
+    ----------
+    w : ndarray of float64, shape (n,)
+    b : float
+    X : tuple
+        ``(data, indices, indptr, n, m)``.
+    out : ndarray, shape (m,)
+
+    Returns
+    -------
+    int
+        Examples whose logit is not finite.
+    """
+    data, indices, indptr, n, m = X
+    wx = in_dtype_of(w, data)
+    n_parts = max(1, min(MAX_CHUNKS, m // 64))
+    bad = np.zeros(n_parts, dtype=np.int64)
+    for c in prange(n_parts):
+        for i in range(major_split(indptr, c, n_parts), major_split(indptr, c + 1, n_parts)):
+            z = gather_dot(data, indices, indptr[i], indptr[i + 1], wx) + b
+            bad[c] += 0 if is_finite(z) else 1
+            out[i] = sigmoid_scalar(z)
+    return bad.sum()
+
+
+def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums):
+    """Fused loss and gradient sums for a CSC X: one pass over the nonzeros.
+
+    Parameters
+    ----------
+    w, b, X
+        As for :func:`forward_csc`.
+    y : ndarray, shape (m,)
+    sw : ndarray of float64, shape (m,) or (0,)
+    want_cost, want_grad : bool
+    dw_out : ndarray of float64, shape (n,)
+        Receives ``sum_i sw_i (a_i - y_i) x_i`` (zeros without ``want_grad``).
+    part : ndarray of float64, shape (n_chunks - 1, n) (or (0, n) without ``want_grad``)
+        Partial gradients of chunks 1, 2, ... (chunk 0 adds into ``dw_out``).
+    sums : ndarray of float64, shape (n_chunks, 3)
+        Per chunk: loss sum, residual sum, non-finite count.
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+    """
+    data, indices, indptr, n, m = X
+    n_chunks = sums.shape[0]
+    wx = in_dtype_of(w, data)
+    weighted = sw.shape[0] > 0
+    for c in prange(n_chunks):
+        g = dw_out
+        if want_grad and c > 0:
+            g = part[c - 1]
+        if want_grad or c == 0:
+            g[:] = 0.0
+        loss = 0.0
+        db = 0.0
+        bad = 0.0
+        for i in range(major_split(indptr, c, n_chunks), major_split(indptr, c + 1, n_chunks)):
+            k0, k1 = indptr[i], indptr[i + 1]
+            z = gather_dot(data, indices, k0, k1, wx) + b
+            ri, li = residual_and_loss(z, y[i], want_cost)
+            if weighted:
+                ri *= sw[i]
+                li *= sw[i]
+            bad += 0 if is_finite(z) else 1
+            loss += li
+            db += ri
+            if want_grad:
+                scatter_add(g, data, indices, k0, k1, ri)    # the column is still in L1
+        sums[c, 0] = loss
+        sums[c, 1] = db
+        sums[c, 2] = bad
+    if want_grad and n_chunks > 1:
+        # Split over features; each slice adds the chunks' partials in chunk order.
+        n_slices = max(1, min(MAX_CHUNKS, n // MERGE_SLICE))
+        for s in prange(n_slices):
+            j0, j1 = part_bounds(s, n_slices, 0, n)
+            acc = dw_out[j0:j1]
+            for c in range(n_chunks - 1):
+                row = part[c, j0:j1]
+                for j in range(j1 - j0):
+                    acc[j] += row[j]
+    return _sum_rows(sums)
+
+
+@jit
+def _sum_rows(sums):
+    """Loss sum, residual sum and non-finite count: ``sums``' rows added in order."""
+    loss = 0.0
+    db = 0.0
+    bad = 0.0
+    for c in range(sums.shape[0]):
+        loss += sums[c, 0]
+        db += sums[c, 1]
+        bad += sums[c, 2]
+    return loss, db, int(bad)
+
+
+# ----------------------------------------------------- fused kernels: CSR
+
+
+@jit(inline="always")
+def _csr_partial_logits(w, data, indices, indptr, part):
+    """Each chunk of rows (features) scatters ``w_j x_j`` into its own row of ``part``.
+
+    Inlined (Numba IR) so that its ``prange`` joins the caller's parallel
+    region (a cached function calling a parallel one crashes, numba#8578).
+    ``z_i = b + part[0, i] + part[1, i] + ...`` (:func:`_csr_logit`).
+    """
+    wx = in_dtype_of(w, data)
+    n_chunks = part.shape[0]
+    for c in prange(n_chunks):
+        zc = part[c]
+        zc[:] = 0.0
+        for j in range(major_split(indptr, c, n_chunks), major_split(indptr, c + 1, n_chunks)):
+            scatter_add(zc, data, indices, indptr[j], indptr[j + 1], wx[j])
+
+
+@jit(inline="always")
+def _csr_logit(part, b, i):
+    """``b`` plus the chunks' partial logits of example ``i``, in chunk order."""
+    z = b
+    for c in range(part.shape[0]):
+        z += part[c, i]
+    return z
+
+
+def forward_csr(w, b, X, out, part):
+    """``out[i] = sigmoid(w^T x_i + b)`` for a CSR X (one row per feature).
+
+    ``part`` is ``(n_chunks, m)`` float64 scratch for the partial logits;
+    other parameters and the return value as for :func:`forward_csc`.
+    """
+    data, indices, indptr, n, m = X
+    _csr_partial_logits(w, data, indices, indptr, part)
+    n_slices = max(1, min(MAX_CHUNKS, m // EXAMPLE_SLICE))
+    bad = np.zeros(n_slices, dtype=np.int64)
+    for s in prange(n_slices):
+        i0, i1 = part_bounds(s, n_slices, 0, m)
+        for i in range(i0, i1):
+            z = _csr_logit(part, b, i)
+            bad[s] += 0 if is_finite(z) else 1
+            out[i] = sigmoid_scalar(z)
+    return bad.sum()
+
+
+def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums):
+    """Loss and gradient sums for a CSR X: logits by rows, then gradient by rows.
+
+    Parameters
+    ----------
+    w, b, X, y, sw, want_cost, want_grad, dw_out
+        As for :func:`value_and_grad_csc`.
+    part : ndarray of float64, shape (n_chunks, m)
+        Partial logits per chunk of rows; row 0 then holds the residuals.
+    sums : ndarray of float64, shape (n_slices, 3)
+        Per slice of examples: loss sum, residual sum, non-finite count.
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+    """
+    data, indices, indptr, n, m = X
+    _csr_partial_logits(w, data, indices, indptr, part)
+    weighted = sw.shape[0] > 0
+    n_slices = sums.shape[0]
+    r = part[0]
+    for s in prange(n_slices):
+        i0, i1 = part_bounds(s, n_slices, 0, m)
+        loss = 0.0
+        db = 0.0
+        bad = 0.0
+        for i in range(i0, i1):
+            z = _csr_logit(part, b, i)
+            ri, li = residual_and_loss(z, y[i], want_cost)
+            if weighted:
+                ri *= sw[i]
+                li *= sw[i]
+            bad += 0 if is_finite(z) else 1
+            loss += li
+            db += ri
+            r[i] = ri      # row 0 of part: read above, no longer needed as a logit
+        sums[s, 0] = loss
+        sums[s, 1] = db
+        sums[s, 2] = bad
+    if want_grad:
+        # One writer per gradient entry: any split is race-free and exact.
+        n_rows = max(1, min(MAX_CHUNKS, n // 8))
+        for p in prange(n_rows):
+            for j in range(major_split(indptr, p, n_rows), major_split(indptr, p + 1, n_rows)):
+                dw_out[j] = gather_dot(data, indices, indptr[j], indptr[j + 1], r)
+    else:
+        dw_out[:] = 0.0
+    return _sum_rows(sums)
+
+
+# --------------------------------------------------------------- planning
+
+
+def n_chunks_for(X):
+    """Chunks of a :class:`~fastlogreg._sparse.SparseX` for the fused kernels.
+
+    At most :data:`MAX_CHUNKS`, at least one per :data:`MIN_CHUNK_NNZ`
+    nonzeros, and few enough that their float64 partial rows (``n_x`` long
+    for CSC, of which chunk 0 needs none; ``m`` long for CSR) stay within
+    ``X.nbytes / PARTIALS_FRACTION``.  A function of the matrix only.
+    """
+    n, m = X.shape
+    budget = X.nbytes // PARTIALS_FRACTION
+    if X.format == "csc":
+        by_memory = 1 + budget // (8 * n)
+    else:
+        by_memory = max(1, budget // (8 * m))
+    return int(max(1, min(MAX_CHUNKS, X.nnz // MIN_CHUNK_NNZ, by_memory)))
+
+
+def workspace(X, want_grad=True):
+    """The fused kernels' scratch, allocated here (so that tracemalloc sees it).
+
+    Returns
+    -------
+    part : ndarray of float64
+        CSC: ``(n_chunks - 1, n_x)`` partial gradients (no rows without
+        ``want_grad``); CSR: ``(n_chunks, m)`` partial logits.
+    sums : ndarray of float64
+        CSC: ``(n_chunks, 3)``; CSR: ``(n_slices, 3)`` per slice of examples.
+    """
+    n, m = X.shape
+    k = n_chunks_for(X)
+    if X.format == "csc":
+        return np.empty((k - 1 if want_grad else 0, n)), np.empty((k, 3))
+    return np.empty((k, m)), np.empty((max(1, min(MAX_CHUNKS, m // EXAMPLE_SLICE)), 3))
+
+
+# ----------------------------------------------------------------- backends
+
+
+class SparseLoopKernels:
+    """The fused CSR/CSC kernels compiled with one ``parallel`` setting.
+
+    Parameters
+    ----------
+    parallel : bool
+        False for the ``loop`` backend, True for ``parallel``.
+    serial : SparseLoopKernels, optional
+        With ``parallel``, the serial build used below :data:`PARALLEL_MIN_NNZ`
+        stored entries (the same chunks, so the same bits).
+    """
+
+    def __init__(self, parallel, serial=None):
+        self.parallel = parallel
+        self._serial = serial
+        name = "parallel" if parallel else "loop"
+        self.forward_csc = jit(forward_csc, parallel=parallel)
+        self.forward_csr = jit(forward_csr, parallel=parallel)
+        self.value_and_grad_csc = jit(value_and_grad_csc, parallel=parallel)
+        self.value_and_grad_csr = jit(value_and_grad_csr, parallel=parallel)
+        # Parallel training loops are not cached (numba#8578, as in blocked.py).
+        self._descend = {
+            fmt: bind_descent(getattr(self, "value_and_grad_" + fmt), f"{name}_{fmt}",
+                              compiled=True, cache=not parallel)
+            for fmt in ("csc", "csr")}
+
+    def _for(self, X):
+        """The build to run on X: the serial one when X has too few nonzeros to share."""
+        if self._serial is not None and X.nnz < PARALLEL_MIN_NNZ:
+            return self._serial
+        return self
+
+    def forward(self, w, b, X, out):
+        """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
+        kernels = self._for(X)
+        if X.format == "csc":
+            return kernels.forward_csc(w, b, X.kernel_args(), out)
+        return kernels.forward_csr(w, b, X.kernel_args(), out, workspace(X)[0])
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
+        kernels = getattr(self._for(X), "value_and_grad_" + X.format)
+        return kernels(w, b, X.kernel_args(), y, sw, want_cost, want_grad, dw_out,
+                       *workspace(X, want_grad))
+
+    def prepare_descent(self, X):
+        """The compiled descent for X's format, X's kernel arguments, the workspace."""
+        return self._for(X)._descend[X.format], X.kernel_args(), workspace(X)
+
+
+#: The vectorized products per format: logits ``z = X^T w`` and gradient ``X t``.
+def _csc_logits(w, X, z):
+    """``z_i = x_i . w``: one gather-dot per column (example)."""
+    data, indices, indptr, n, m = X
+    major_dots(data, indices, indptr, in_dtype_of(w, data), z)
+
+
+def _csc_gradient(X, t, r, dw_out):
+    """``dw = X t``: every column scattered, scaled by its ``t_i``."""
+    data, indices, indptr, n, m = X
+    major_scatter(data, indices, indptr, t, dw_out)
+
+
+def _csr_logits(w, X, z):
+    """``z = X^T w``: every row scattered, scaled by its ``w_j``."""
+    data, indices, indptr, n, m = X
+    major_scatter(data, indices, indptr, in_dtype_of(w, data), z)
+
+
+def _csr_gradient(X, t, r, dw_out):
+    """``dw_j = row_j . t``: one gather-dot per row (feature)."""
+    data, indices, indptr, n, m = X
+    major_dots(data, indices, indptr, t, dw_out)
+
+
+_PRODUCTS = {
+    "csc": {"_logits_into": jit(_csc_logits), "_gradient_into": jit(_csc_gradient)},
+    "csr": {"_logits_into": jit(_csr_logits), "_gradient_into": jit(_csr_gradient)},
+}
+
+
+class SparseVectorizedKernels:
+    """``vectorized`` for sparse X: a sparse matrix-vector product, ufuncs, its transpose.
+
+    The body is :func:`fastlogreg.backends.vectorized.value_and_grad_body`,
+    compiled per format with the products above; logits and residuals are
+    float64 (the workspace is made for float64).
+    """
+
+    parallel = False
+
+    def __init__(self):
+        self._forward = {fmt: jit(vectorized.forward_body, suffix="_" + fmt, bind=products)
+                         for fmt, products in _PRODUCTS.items()}
+        self._value_and_grad = {
+            fmt: jit(vectorized.value_and_grad_body, suffix="_" + fmt, bind=products)
+            for fmt, products in _PRODUCTS.items()}
+        self._descend = {fmt: bind_descent(kernel, "vectorized_" + fmt, compiled=True)
+                         for fmt, kernel in self._value_and_grad.items()}
+
+    @staticmethod
+    def _workspace(X):
+        return vectorized.workspace(X.shape[1], np.empty(0))
+
+    def forward(self, w, b, X, out):
+        """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
+        return self._forward[X.format](w, b, X.kernel_args(), out, np.empty(X.shape[1]))
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
+        return self._value_and_grad[X.format](w, b, X.kernel_args(), y, sw, want_cost,
+                                              want_grad, dw_out, *self._workspace(X))
+
+    def prepare_descent(self, X):
+        """The compiled descent for X's format, X's kernel arguments, the workspace."""
+        return self._descend[X.format], X.kernel_args(), self._workspace(X)
+
+
+class SparseNumpyKernels(NumpyKernels):
+    """The ``numpy`` reference for sparse X: the course's formulas with scipy's ``@``."""
+
+    @staticmethod
+    def _logits(w, X):
+        """``w^T X`` as ``(1, m)``: ``X.T @ w`` in X's dtype (scipy)."""
+        return (X.matrix.T @ w.astype(X.dtype)).reshape(1, -1)
+
+    @staticmethod
+    def _gradient(X, dZ):
+        """``X dZ^T`` as a flat ``(n,)`` array (scipy)."""
+        return np.asarray(X.matrix @ dZ.ravel()).ravel()
+
+
+class SparsePythonKernels:
+    """Plain-Python loops over the stored nonzeros, per format."""
+
+    parallel = False
+
+    def prepare_descent(self, X):
+        """The course's training loop in plain Python over these kernels."""
+        return bind_descent(self.value_and_grad, "python_sparse", compiled=False), X, ()
+
+    @staticmethod
+    def _logits(w, b, X):
+        """``[w^T x_i + b for every example i]`` as Python floats."""
+        data, indices, indptr = X.data, X.indices, X.indptr
+        n, m = X.shape
+        if X.format == "csc":
+            z = []
+            for i in range(m):
+                zi = b
+                for k in range(indptr[i], indptr[i + 1]):
+                    zi += float(w[indices[k]]) * float(data[k])
+                z.append(zi)
+            return z
+        z = [b] * m
+        for j in range(n):
+            for k in range(indptr[j], indptr[j + 1]):
+                z[indices[k]] += float(w[j]) * float(data[k])
+        return z
+
+    def forward(self, w, b, X, out):
+        """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
+        bad = 0
+        for i, z in enumerate(self._logits(w, b, X)):
+            bad += not math.isfinite(z)
+            out[i] = _sigmoid(z) if not math.isnan(z) else math.nan
+        return bad
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        """Loss sum, residual sum, non-finite count; gradient sum to ``dw_out``."""
+        n, m = X.shape
+        data, indices, indptr = X.data, X.indices, X.indptr
+        cost = 0.0
+        db = 0.0
+        bad = 0
+        dz = [0.0] * m
+        for i, z in enumerate(self._logits(w, b, X)):
+            if not math.isfinite(z):
+                bad += 1
+                continue
+            s = float(sw[i]) if len(sw) else 1.0
+            yi = float(y[i])
+            dz[i] = (_sigmoid(z) - yi) * s
+            if want_cost:
+                cost += s * ((max(z, 0.0) - yi * z) + math.log1p(math.exp(-abs(z))))
+            db += dz[i]
+        dw = [0.0] * n
+        if want_grad:
+            for p in range(indptr.shape[0] - 1):
+                for k in range(indptr[p], indptr[p + 1]):
+                    j, i = (int(indices[k]), p) if X.format == "csc" else (p, int(indices[k]))
+                    dw[j] += float(data[k]) * dz[i]
+        dw_out[:] = dw
+        return cost, db, bad
