@@ -67,6 +67,8 @@ LBFGS_MEMORY = 30
 GD_CHECK_EVERY = 10
 #: The float dtypes the kernels compute in; other inputs become float64.
 _DTYPES = [np.float64, np.float32]
+#: Sparse formats used as they are (others are converted to CSR by validation).
+_SPARSE = ["csr", "csc"]
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -152,9 +154,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     def __sklearn_tags__(self):
-        """Dense input only; everything else as for a classifier."""
+        """Dense and sparse (CSR/CSC) input; everything else as for a classifier."""
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
     # ------------------------------------------------------------------ fitting
@@ -164,9 +166,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
+        X : array_like or sparse matrix of shape (n_samples, n_features)
             Training data; float32 and float64 are used as they are (never
-            copied), other real dtypes become float64.
+            copied), other real dtypes become float64.  CSR and CSC are used as
+            they are (other sparse formats are converted to CSR).
         y : array_like of shape (n_samples,)
             Labels: any two or more distinct values.
         sample_weight : array_like of shape (n_samples,), optional
@@ -187,7 +190,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             gradient descent diverges (try a smaller ``learning_rate``).
         """
         params = self._checked_params()
-        X, y = _validate_data(self, X, y, dtype=_DTYPES, ensure_all_finite=False)
+        X, y = _validate_data(self, X, y, dtype=_DTYPES, ensure_all_finite=False,
+                              accept_sparse=_SPARSE, accept_large_sparse=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
@@ -200,7 +204,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError("sample_weight must have a positive sum; got all zeros")
 
         kernels = get_backend(params["backend"])
-        XT = X.T  # (n_features, n_samples): the kernels' layout, a view
+        # (n_features, n_samples): the kernels' layout, a view (CSR <-> CSC for sparse X)
+        XT = v.check_X(X.T)
         n_problems = 1 if classes.shape[0] == 2 else classes.shape[0]
         start = self._warm_start_point(classes, n_features, n_problems)
         problem = _Problem(kernels, XT, sw, sw_sum, params["C"], params["fit_intercept"])
@@ -334,7 +339,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
+        X : array_like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
@@ -343,7 +348,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             logit of ``classes_[1]``.
         """
         check_is_fitted(self)
-        X = _validate_data(self, X, dtype=_DTYPES, reset=False)
+        X = _validate_data(self, X, dtype=_DTYPES, reset=False, accept_sparse=_SPARSE,
+                           accept_large_sparse=True)
         # coef_ cast to X's dtype: a float32 X is not converted (copied) to float64.
         scores = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
         return scores.ravel() if scores.shape[1] == 1 else scores
@@ -496,9 +502,9 @@ class _Problem:
 
 def _raise_nonfinite(XT, n_bad):
     """After the kernel counted ``n_bad`` non-finite logits: locate the culprit and raise."""
-    j, i = v._first_nonfinite_2d(XT)
+    j, i, value = v.locate_nonfinite(XT)
     if j >= 0:
-        raise ValueError(f"Input X contains NaN or infinity: X[{i}, {j}] = {XT[j, i]}")
+        raise ValueError(f"Input X contains NaN or infinity: X[{i}, {j}] = {value}")
     raise FloatingPointError(f"the logits overflowed for {n_bad} sample(s): X and the "
                              "weights are finite but too large")
 
