@@ -63,13 +63,23 @@ def check_X(X):
     return X
 
 
-def check_w(w, X):
+def check_w(w, X, copy=True):
     """Validate ``w`` against ``X``.
+
+    Parameters
+    ----------
+    w : array_like
+    X : ndarray or SparseX
+    copy : bool, default True
+        Return a fresh copy (training updates it in place).  False: a
+        contiguous, writeable float64 ``w`` is used as it is (the kernels only
+        read it); at a million features the copy was a third of the memory
+        that a sparse ``propagate`` allocates.
 
     Returns
     -------
     w_flat : ndarray of float64, shape (n_x,)
-        A fresh contiguous copy (n_x values), safe for the kernels.
+        Contiguous; a fresh copy unless ``copy`` is false.
     dtype : numpy.dtype
         The dtype of outputs: NumPy's promotion of ``w`` and ``X``.
     shape : tuple
@@ -83,8 +93,11 @@ def check_w(w, X):
     if not np.isfinite(arr).all():
         raise ValueError(f"w must be finite; got {_first_bad(arr)} at index "
                          f"{_first_bad_index(arr)}")
-    return (np.array(arr, dtype=np.float64).ravel(),
-            np.result_type(arr.dtype, X.dtype), arr.shape)
+    flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+    # A read-only w would compile a second (read-only) signature of each kernel.
+    if (copy or not flat.flags.writeable) and np.may_share_memory(flat, arr):
+        flat = flat.copy()
+    return flat, np.result_type(arr.dtype, X.dtype), arr.shape
 
 
 def check_b(b):

@@ -81,7 +81,7 @@ def forward(w, b, X, *, backend=DEFAULT_BACKEND):
     """
     kernels = get_backend(backend)
     X = v.check_X(X)
-    w_flat, dtype, _ = v.check_w(w, X)
+    w_flat, dtype, _ = v.check_w(w, X, copy=False)
     b = v.check_b(b)
     out = np.empty(X.shape[1], dtype=dtype)
     n_bad = kernels.forward(w_flat, b, X, out)
@@ -118,7 +118,7 @@ def value_and_grad(w, b, X, Y, *, sample_weight=None, want_cost=True, want_grad=
     """
     kernels = get_backend(backend)
     X = v.check_X(X)
-    w_flat, dtype, w_shape = v.check_w(w, X)
+    w_flat, dtype, w_shape = v.check_w(w, X, copy=False)
     b = v.check_b(b)
     y = v.check_Y(Y, X)
     sw = v.check_sample_weight(sample_weight, X.shape[1])

@@ -28,8 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["CatLike", "DataError", "Dataset", "load_data", "make_cat_like", "read_npz",
-           "save_data"]
+from ._sparse_data import load_svmlight, make_sparse_classification, save_svmlight
+
+__all__ = ["CatLike", "DataError", "Dataset", "load_data", "load_svmlight", "make_cat_like",
+           "make_sparse_classification", "read_npz", "save_data", "save_svmlight"]
 
 #: Sizes of the course's cat data set (``64 * 64 * 3`` features).
 CAT_N_FEATURES = 12288

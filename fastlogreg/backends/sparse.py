@@ -54,8 +54,9 @@ from .python_loops import _sigmoid
 
 #: Partial rows of all chunks together take at most this fraction of X's bytes
 #: (``data + indices + indptr``): on 200000 x 1000000 text-like data (14M
-#: nonzeros) a partial gradient is 8 MB, against 170 MB of X.
-PARTIALS_FRACTION = 16
+#: nonzeros) a partial gradient is 8 MB, against 170 MB of X: two chunks, and
+#: with ``dw`` itself (8 MB) a propagate allocates under 10 % of X.
+PARTIALS_FRACTION = 20
 #: Fewest nonzeros per chunk: below this, zeroing and merging a chunk's partial
 #: row costs more than the balance it buys.
 MIN_CHUNK_NNZ = 1 << 14
