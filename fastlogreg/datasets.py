@@ -13,6 +13,16 @@ something and anyone can regenerate the same numbers.
     ``(m_train,)``, optionally ``X_test`` and ``Y_test``, in the course's layout
     (one example per column).  A file holding ``X`` (and optionally ``Y``)
     instead is read as a training set (what ``fastlogreg predict`` needs).
+``.svm``, ``.svmlight``, ``.libsvm``
+    Sparse data in the svmlight / libsvm format (one example per line,
+    ``<label> <index>:<value> ...``, 1-based indices, labels -1/+1 or 0/1),
+    read as a CSC ``X`` in the course layout (:func:`load_svmlight`); training
+    data only.
+``.npz`` holding sparse data
+    A file of :func:`scipy.sparse.save_npz` is ``X`` (course layout, no
+    labels); :func:`save_data` writes sparse ``X_train``/``X_test`` as their
+    arrays (``X_train.data``, ``X_train.indices``, ``X_train.indptr``,
+    ``X_train.shape``, ``X_train.format``) beside dense labels.
 ``.csv``
     One example per row, a header row naming the columns, comma-separated.  A
     column named ``label`` holds the 0/1 labels, an optional column named
@@ -28,6 +38,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._sparse import is_sparse as _is_sparse
 from ._sparse_data import load_svmlight, make_sparse_classification, save_svmlight
 
 __all__ = ["CatLike", "DataError", "Dataset", "load_data", "load_svmlight", "make_cat_like",
@@ -37,6 +48,8 @@ __all__ = ["CatLike", "DataError", "Dataset", "load_data", "load_svmlight", "mak
 CAT_N_FEATURES = 12288
 CAT_N_TRAIN = 209
 CAT_N_TEST = 50
+#: File suffixes read as svmlight / libsvm.
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 #: Seed of the embedded default problem.
 DEFAULT_SEED = 1
 
@@ -163,9 +176,30 @@ def make_cat_like(seed=DEFAULT_SEED, *, n_features=CAT_N_FEATURES, n_train=CAT_N
     return data
 
 
+def _check_sparse(X, where, n_features):
+    """Validate a sparse X of a data file: CSR/CSC, float values, finite, shape."""
+    if X.format not in ("csr", "csc"):
+        X = X.tocsc()
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise DataError(f"{where}: X has no features or no examples; got shape {X.shape}")
+    if n_features is not None and X.shape[0] != n_features:
+        raise DataError(f"{where}: X must have {n_features} features (rows) like the "
+                        f"training data; got shape {X.shape}")
+    if X.dtype.kind not in "fiub":
+        raise DataError(f"{where}: X must be numeric; got dtype {X.dtype}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not np.isfinite(X.data).all():
+        raise DataError(f"{where}: X holds NaN or inf")
+    return X
+
+
 def _check_pair(X, Y, part, path, n_features=None, labels_required=True):
     """Validate one ``(X, Y)`` pair of a data file; return them as float arrays."""
     where = f"{path}: {part}"
+    if _is_sparse(X):
+        X = _check_sparse(X, where, n_features)
+        return X, _check_labels(Y, X.shape[1], where, labels_required)
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise DataError(f"{where}: X must be numeric; got dtype {X.dtype}")
@@ -184,24 +218,28 @@ def _check_pair(X, Y, part, path, n_features=None, labels_required=True):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise DataError(f"{where}: X holds NaN or inf (first at feature {bad[0]}, "
                         f"example {bad[1]})")
+    return X, _check_labels(Y, X.shape[1], where, labels_required)
+
+
+def _check_labels(Y, m, where, labels_required):
+    """Validate the labels of ``m`` examples: ``(1, m)`` float64 of 0/1, or None."""
     if Y is None:
         if labels_required:
             raise DataError(f"{where}: labels are missing")
-        return X, None
+        return None
     Y = np.asarray(Y)
     if Y.dtype.kind not in "fiub":
         raise DataError(f"{where}: Y must be numeric 0/1 labels; got dtype {Y.dtype}")
-    m = X.shape[1]
     if Y.shape not in ((1, m), (m,)):
-        raise DataError(f"{where}: Y must have shape (1, {m}) or ({m},) to match X "
-                        f"{X.shape}; got {Y.shape}")
+        raise DataError(f"{where}: Y must have shape (1, {m}) or ({m},) to match the "
+                        f"{m} examples of X; got {Y.shape}")
     Y = Y.astype(np.float64).reshape(1, m)
     if not np.isfinite(Y).all():
         raise DataError(f"{where}: Y holds NaN or inf")
     if not np.isin(Y, (0.0, 1.0)).all():
         bad = Y[~np.isin(Y, (0.0, 1.0))][0]
         raise DataError(f"{where}: labels must be 0 or 1; got {bad:g}")
-    return X, Y
+    return Y
 
 
 def read_npz(path, what="data"):
@@ -232,8 +270,34 @@ def read_npz(path, what="data"):
     return arrays
 
 
+def _sparse_from_arrays(arrays, key, path):
+    """The sparse matrix stored as ``key.data``, ``key.indices``, ... (or None)."""
+    from scipy import sparse
+
+    if f"{key}.data" not in arrays:
+        return None
+    try:
+        fmt = str(arrays[f"{key}.format"])
+        maker = {"csr": sparse.csr_array, "csc": sparse.csc_array}[fmt]
+        return maker((arrays[f"{key}.data"], arrays[f"{key}.indices"],
+                      arrays[f"{key}.indptr"]), shape=tuple(arrays[f"{key}.shape"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: sparse {key} is incomplete or invalid ({exc})") from None
+
+
 def _load_npz(path):
     arrays = read_npz(path)
+    if {"format", "shape", "data", "indices", "indptr"} <= set(arrays):   # scipy.sparse.save_npz
+        from scipy import sparse
+
+        try:
+            return sparse.load_npz(path), None, None, None
+        except Exception as exc:
+            raise DataError(f"{path}: corrupt scipy.sparse .npz file ({exc})") from None
+    for key in ("X_train", "X", "X_test"):
+        matrix = _sparse_from_arrays(arrays, key, path)
+        if matrix is not None:
+            arrays[key] = matrix
     if "X_train" in arrays:
         x_key, y_key = "X_train", "Y_train"
     elif "X" in arrays:
@@ -339,9 +403,15 @@ def load_data(path, *, labels_required=True):
             X, Y, X_test, Y_test = _load_npz(path)
         elif suffix == ".csv":
             X, Y, X_test, Y_test = _load_csv(path)
+        elif suffix in SVMLIGHT_SUFFIXES:
+            try:
+                X, Y = load_svmlight(path)
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
+            X_test = Y_test = None
         else:
             raise DataError(f"{path}: unknown data format {suffix or '(no suffix)'!r}; "
-                            "use .npz or .csv")
+                            f"use .npz, .csv or {', '.join(SVMLIGHT_SUFFIXES)}")
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     X, Y = _check_pair(X, Y, "training data", path, labels_required=labels_required)
@@ -376,4 +446,11 @@ def save_data(path, X_train, Y_train, X_test=None, Y_test=None):
     arrays = {"X_train": X_train, "Y_train": Y_train}
     if X_test is not None:
         arrays.update(X_test=X_test, Y_test=Y_test)
+    for key in ("X_train", "X_test"):
+        if key in arrays and _is_sparse(arrays[key]):
+            X = arrays.pop(key)
+            X = X if X.format in ("csr", "csc") else X.tocsc()
+            arrays.update({f"{key}.data": X.data, f"{key}.indices": X.indices,
+                           f"{key}.indptr": X.indptr, f"{key}.shape": np.array(X.shape),
+                           f"{key}.format": np.str_(X.format)})
     np.savez(path, **arrays)

@@ -36,6 +36,7 @@ from ..datasets import (
     DataError,
     load_data,
     make_cat_like,
+    make_sparse_classification,
     read_npz,
 )
 from ._common import CLIError, accuracy, machine_info, note, progress_bar, write_line
@@ -100,6 +101,13 @@ def _non_negative_float(text):
     return value
 
 
+def _density(text):
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be <= 1, got {text}")
+    return value
+
+
 def _backend_list(text):
     names = [name.strip() for name in text.split(",") if name.strip()]
     if names == ["all"]:
@@ -126,9 +134,14 @@ def _add_data_options(parser, *, examples_flag):
     group = parser.add_argument_group("data (default: the embedded cat-like problem)")
     group.add_argument("--data", metavar="FILE",
                        help=".npz with X_train, Y_train [, X_test, Y_test] in the course "
-                            "layout (n_features, m), or .csv with one example per row, a "
-                            "header, a 'label' column and an optional 'split' column "
-                            "(train/test)")
+                            "layout (n_features, m), dense or sparse; .csv with one example "
+                            "per row, a header, a 'label' column and an optional 'split' "
+                            "column (train/test); or svmlight/libsvm (.svm, .svmlight, "
+                            ".libsvm: sparse, one example per line)")
+    group.add_argument("--density", type=_density, metavar="D",
+                       help="embedded sparse text-like data instead (CSC, Zipf feature "
+                            "frequencies, TF-IDF values, unit-norm examples) with about D "
+                            "x n_features tokens per example (0 < D <= 1)")
     group.add_argument("--n-features", type=_int_at_least(1), metavar="N",
                        help=f"features of the embedded data (default {CAT_N_FEATURES})")
     group.add_argument(examples_flag, dest="n_examples", type=_int_at_least(1), metavar="M",
@@ -270,6 +283,8 @@ def _get_data(args):
         given = [flag for flag, value in (("--n-features", args.n_features),
                                           ("--n-examples", args.n_examples),
                                           ("--n-test", args.n_test)) if value is not None]
+        if args.density is not None:
+            given.insert(0, "--density")
         if given:
             raise CLIError(f"{given[0]} sets the size of the embedded data; it cannot be "
                            f"used with --data")
@@ -281,6 +296,8 @@ def _get_data(args):
     n_features = CAT_N_FEATURES if args.n_features is None else args.n_features
     n_train = CAT_N_TRAIN if args.n_examples is None else args.n_examples
     n_test = CAT_N_TEST if args.n_test is None else args.n_test
+    if args.density is not None:
+        return _sparse_data(args, n_features, n_train, n_test, dtype)
     data, true_model = make_cat_like(args.seed, n_features=n_features, n_train=n_train,
                                      n_test=n_test, dtype=dtype, return_model=True)
     if n_test == 0:
@@ -288,7 +305,23 @@ def _get_data(args):
     return data, f"embedded cat-like data (seed {args.seed})", true_model
 
 
+def _sparse_data(args, n_features, n_train, n_test, dtype):
+    """Embedded text-like sparse data (``--density``): the train/test split of one draw."""
+    draws = max(1, round(args.density * n_features))
+    X, Y, true_model = make_sparse_classification(
+        n_train + n_test, n_features, draws=draws, seed=args.seed, dtype=dtype,
+        return_model=True)
+    data = (X[:, :n_train], Y[:, :n_train], X[:, n_train:] if n_test else None,
+            Y[:, n_train:] if n_test else None)
+    return (data, f"embedded sparse text-like data ({draws} Zipf draws per example, "
+                  f"seed {args.seed})", true_model)
+
+
 def _describe_X(X):
+    if getattr(X, "format", None) in ("csr", "csc"):
+        density = X.nnz / (X.shape[0] * X.shape[1])
+        return (f"{X.shape[0]} x {X.shape[1]} {X.dtype} ({X.format.upper()}, {X.nnz} "
+                f"nonzeros, density {density:.2g}, {X.indices.dtype} indices)")
     order = "C-ordered" if X.flags.c_contiguous else (
         "F-ordered" if X.flags.f_contiguous else "strided")
     return f"{X.shape[0]} x {X.shape[1]} {X.dtype} ({order})"
@@ -299,7 +332,7 @@ def _true_accuracies(true_model, data):
     parts = []
     for name, X, Y in (("train", data[0], data[1]), ("test", data[2], data[3])):
         if X is not None:
-            prediction = (w_true.T @ X.astype(np.float64) + b_true > 0).astype(np.float64)
+            prediction = ((X.T @ w_true.ravel()).reshape(1, -1) + b_true > 0).astype(np.float64)
             parts.append(f"{name} {accuracy(prediction, Y):.1f} %")
     return ", ".join(parts)
 
