@@ -2,7 +2,8 @@
 
 Modules: ``common`` (profile, threads, data, base classes), ``kernels``
 (forward, cost, gradients, propagate), ``training`` (optimize), ``estimator``
-(the scikit-learn estimator), ``tracks`` (speed-ups, accuracy, thread counts)
+(the scikit-learn estimator), ``tracks`` (speed-ups, accuracy, thread counts),
+``sparse`` (CSR/CSC kernels, speed-ups, the estimator beside scikit-learn)
 and ``compile`` (JIT compilation and cache loading, in subprocesses).
 """
 
