@@ -71,7 +71,8 @@ def forward(w, b, X, *, backend=DEFAULT_BACKEND):
     ----------
     w : array_like, shape (n_x, 1) or (n_x,)
     b : float
-    X : array_like, shape (n_x, m)
+    X : array_like or scipy.sparse CSR/CSC matrix or array, shape (n_x, m)
+        Sparse X is never densified; every backend has sparse kernels.
     backend : {"python", "numpy", "loop", "parallel", "vectorized"}, default "parallel"
 
     Returns
@@ -144,7 +145,7 @@ def cost(w, b, X, Y, *, backend=DEFAULT_BACKEND):
     ----------
     w : array_like, shape (n_x, 1) or (n_x,)
     b : float
-    X : array_like, shape (n_x, m)
+    X : array_like or scipy.sparse CSR/CSC matrix or array, shape (n_x, m)
     Y : array_like, shape (1, m) or (m,)
         Labels 0 or 1.
     backend : str, default "parallel"
