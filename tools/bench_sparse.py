@@ -140,11 +140,11 @@ def _compare_fit(X, y, backend):
     params = {"C": 0.1, "tol": 1e-6, "max_iter": 1000}
     print(f"\n3. LogisticRegression(C=0.1, tol=1e-6, max_iter=1000).fit on CSR {X.shape} "
           f"({X.format})")
-    LogisticRegression(backend=backend, max_iter=2).fit(X[:2000], y[:2000])   # compile
     ours = LogisticRegression(backend=backend, **params)
     theirs = SkLogisticRegression(**params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        LogisticRegression(backend=backend, max_iter=2).fit(X[:2000], y[:2000])   # compile
         t_ours, t_theirs = _best([lambda: ours.fit(X, y), lambda: theirs.fit(X, y)], 1)
     same = np.array_equal(ours.predict(X), theirs.predict(X))
     scale = np.abs(theirs.coef_).max()
