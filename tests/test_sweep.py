@@ -326,3 +326,49 @@ def test_drawn_shapes_within_bounds(case):
     with cache_sizes(**TINY):
         problems = _check_problem(backend, dtype, w, b, X, Y, sw, f"{case}")
     assert not problems, "\n".join(problems[:10])
+
+
+# --- The reports that started this sweep ------------------------------------------
+
+
+@pytest.mark.parametrize("machine", [*MACHINES, "detected"])
+@pytest.mark.parametrize("m", (40, 209))
+def test_course_shaped_float32_f_order(machine, m):
+    """12288 float32 features in F order (the course's layout): right on every machine.
+
+    Reported on znver3: ``forward`` off by up to 1.6, ``propagate`` giving
+    dw of 1e270 or NaN, IndexError under NUMBA_BOUNDSCHECK=1.
+    """
+    rng = np.random.default_rng(m)
+    X = np.asfortranarray(rng.random((12288, m), dtype=np.float32))
+    w = rng.standard_normal((12288, 1)) * 0.01
+    Y = (rng.random((1, m)) < 0.5).astype(np.float64)
+    sw = rng.uniform(0.25, 2.0, m)
+    sizes = MACHINES.get(machine, {})
+    with cache_sizes(**sizes):
+        for backend in ("loop", "parallel"):
+            problems = _check_problem(backend, np.float32, w, 0.0, X, Y, sw, machine)
+            assert not problems, "\n".join(problems[:10])
+
+
+@pytest.fixture(scope="module")
+def cat_like():
+    from fastlogreg.datasets import make_cat_like
+
+    return make_cat_like()
+
+
+@pytest.mark.parametrize("backend", COMPILED)
+def test_course_float32_cat_training(cat_like, backend):
+    """The course's model() on float32 cat-like data gives the float64 costs to 1e-4.
+
+    Reported on znver3: "training diverged at iteration 1" on float32 data.
+    """
+    train_x, train_y, test_x, test_y = cat_like
+    ref = flr.model(train_x, train_y, test_x, test_y, num_iterations=2000,
+                    learning_rate=0.005, backend="numpy")
+    got = flr.model(train_x.astype(np.float32, order="F"), train_y,
+                    test_x.astype(np.float32, order="F"), test_y, num_iterations=2000,
+                    learning_rate=0.005, backend=backend)
+    np.testing.assert_allclose(got["costs"], ref["costs"], rtol=0, atol=1e-4)
+    assert np.mean(got["Y_prediction_test"] == ref["Y_prediction_test"]) >= 0.98
