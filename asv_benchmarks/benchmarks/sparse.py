@@ -71,6 +71,19 @@ def _call(kernel, backend, data):
     return lambda: getattr(flr, kernel)(w, b, X, Y, backend=backend)
 
 
+def _warm_calls(*calls, grid):
+    """Skip unsupported grid points, fix threads, and return the ``(kernel, backend)``
+    calls on the grid point's data, each called once (compiled or loaded from cache)."""
+    backend, dtype, fmt, shape, density = grid
+    _skip(backend, shape, density)
+    fix_threads()
+    data = sparse_data(shape, density, dtype, fmt)
+    funcs = [_call(kernel, name, data) for kernel, name in calls]
+    for func in funcs:
+        func()
+    return funcs
+
+
 class SparseKernels(Benchmark):
     """``propagate`` and ``forward`` on sparse X, every backend."""
 
@@ -78,13 +91,9 @@ class SparseKernels(Benchmark):
     params = [BACKENDS, DTYPES, FORMATS, SPARSE_SHAPES, DENSITIES]
 
     def setup(self, backend, dtype, fmt, shape, density):
-        _skip(backend, shape, density)
-        fix_threads()
-        data = sparse_data(shape, density, dtype, fmt)
-        self.propagate = _call("propagate", backend, data)
-        self.forward = _call("forward", backend, data)
-        self.propagate()          # compile or load from cache, outside the timing
-        self.forward()
+        self.propagate, self.forward = _warm_calls(
+            ("propagate", backend), ("forward", backend), grid=(backend, dtype, fmt, shape,
+                                                                 density))
 
     def time_propagate(self, backend, dtype, fmt, shape, density):
         self.propagate()
@@ -104,13 +113,9 @@ class SparseSpeedupOverNumpy(Benchmark):
     params = [COMPILED_BACKENDS, DTYPES, FORMATS, SPARSE_SHAPES, DENSITIES]
 
     def setup(self, backend, dtype, fmt, shape, density):
-        _skip(backend, shape, density)
-        fix_threads()
-        data = sparse_data(shape, density, dtype, fmt)
-        self.reference = _call("propagate", "numpy", data)
-        self.candidate = _call("propagate", backend, data)
-        self.reference()
-        self.candidate()
+        self.reference, self.candidate = _warm_calls(
+            ("propagate", "numpy"), ("propagate", backend), grid=(backend, dtype, fmt, shape,
+                                                                   density))
 
     def track_speedup(self, backend, dtype, fmt, shape, density):
         t_reference, t_candidate = best_times(self.reference, self.candidate)

@@ -49,6 +49,7 @@ from .._jit import EXACT_FASTMATH, jit
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 from .._tiling import MAX_CHUNKS, PARALLEL_MIN_ELEMENTS, part_bounds
 from . import vectorized
+from .blocked import sum_chunk_sums
 from .numpy_reference import NumpyKernels
 from .python_loops import _sigmoid
 
@@ -158,6 +159,17 @@ def major_scatter(data, indices, indptr, t, out):
     scatter_rows(data, indices, indptr, 0, indptr.shape[0] - 1, t, out)
 
 
+@jit(inline="always")
+def example_terms(z, y, sw, i, want_cost):
+    """Example ``i``'s residual and loss from its logit ``z``, weighted by ``sw[i]``
+    (unless ``sw`` is empty), and 1 if ``z`` is not finite, else 0."""
+    ri, li = residual_and_loss(z, y[i], want_cost)
+    if sw.shape[0] > 0:
+        ri *= sw[i]
+        li *= sw[i]
+    return ri, li, 0 if is_finite(z) else 1
+
+
 @jit(fastmath=_NO_REASSOC)
 def csc_forward_range(wx, b, data, indices, indptr, i0, i1, out):
     """``out[i] = sigmoid(x_i . w + b)`` for the examples ``i0 <= i < i1``; non-finite count."""
@@ -178,7 +190,6 @@ def csc_value_grad_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
     example's nonzeros, still in L1, scattered into ``g`` scaled by the
     residual.  Returns the loss sum, residual sum and non-finite count.
     """
-    weighted = sw.shape[0] > 0
     loss = 0.0
     db = 0.0
     bad = 0
@@ -186,12 +197,8 @@ def csc_value_grad_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
         k0, k1 = indptr[i], indptr[i + 1]
         d = data[k0:k1]
         ix = indices[k0:k1]
-        z = gather_dot(d, ix, wx) + b
-        ri, li = residual_and_loss(z, y[i], want_cost)
-        if weighted:
-            ri *= sw[i]
-            li *= sw[i]
-        bad += 0 if is_finite(z) else 1
+        ri, li, nonfinite = example_terms(gather_dot(d, ix, wx) + b, y, sw, i, want_cost)
+        bad += nonfinite
         loss += li
         db += ri
         if want_grad:
@@ -275,20 +282,7 @@ def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
                 row = part[c, j0:j1]
                 for j in range(j1 - j0):
                     acc[j] += row[j]
-    return _sum_rows(sums)
-
-
-@jit
-def _sum_rows(sums):
-    """Loss sum, residual sum and non-finite count: ``sums``' rows added in order."""
-    loss = 0.0
-    db = 0.0
-    bad = 0.0
-    for c in range(sums.shape[0]):
-        loss += sums[c, 0]
-        db += sums[c, 1]
-        bad += sums[c, 2]
-    return loss, db, int(bad)
+    return sum_chunk_sums(sums)
 
 
 # ----------------------------------------------------- fused kernels: CSR
@@ -358,7 +352,6 @@ def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
     """
     data, indices, indptr, n, m = X
     _csr_partial_logits(w, data, indices, indptr, part)
-    weighted = sw.shape[0] > 0
     n_slices = sums.shape[0]
     r = part[0]
     for s in prange(n_slices):
@@ -367,12 +360,8 @@ def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
         db = 0.0
         bad = 0.0
         for i in range(i0, i1):
-            z = _csr_logit(part, b, i)
-            ri, li = residual_and_loss(z, y[i], want_cost)
-            if weighted:
-                ri *= sw[i]
-                li *= sw[i]
-            bad += 0 if is_finite(z) else 1
+            ri, li, nonfinite = example_terms(_csr_logit(part, b, i), y, sw, i, want_cost)
+            bad += nonfinite
             loss += li
             db += ri
             r[i] = ri      # row 0 of part: read above, no longer needed as a logit
@@ -387,7 +376,7 @@ def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
                      major_split(indptr, p + 1, n_rows), r, dw_out)
     else:
         dw_out[:] = 0.0
-    return _sum_rows(sums)
+    return sum_chunk_sums(sums)
 
 
 # --------------------------------------------------------------- planning
@@ -481,35 +470,29 @@ class SparseLoopKernels:
         return self._for(X)._descend[X.format], X.kernel_args(), workspace(X)
 
 
-#: The vectorized products per format: logits ``z = X^T w`` and gradient ``X t``.
-def _csc_logits(w, X, z):
-    """``z_i = x_i . w``: one gather-dot per column (example)."""
+def _sparse_logits(w, X, z):
+    """``z = X^T w`` (``_logits_major`` bound per format)."""
     data, indices, indptr, n, m = X
-    major_dots(data, indices, indptr, in_dtype_of(w, data), z)
+    _logits_major(data, indices, indptr, in_dtype_of(w, data), z)
 
 
-def _csc_gradient(X, t, r, dw_out):
-    """``dw = X t``: every column scattered, scaled by its ``t_i``."""
+def _sparse_gradient(X, t, r, dw_out):
+    """``dw = X t`` (``_gradient_major`` bound per format); ``r`` is unused."""
     data, indices, indptr, n, m = X
-    major_scatter(data, indices, indptr, t, dw_out)
+    _gradient_major(data, indices, indptr, t, dw_out)
 
 
-def _csr_logits(w, X, z):
-    """``z = X^T w``: every row scattered, scaled by its ``w_j``."""
-    data, indices, indptr, n, m = X
-    major_scatter(data, indices, indptr, in_dtype_of(w, data), z)
-
-
-def _csr_gradient(X, t, r, dw_out):
-    """``dw_j = row_j . t``: one gather-dot per row (feature)."""
-    data, indices, indptr, n, m = X
-    major_dots(data, indices, indptr, t, dw_out)
-
-
+_logits_major = _gradient_major = None  # bound per format
+#: CSC: a logit is a gather-dot per column, the gradient scatters every column;
+#: CSR: the logits scatter every row, a gradient entry is a gather-dot per row.
+_MAJORS = {"csc": (major_dots, major_scatter), "csr": (major_scatter, major_dots)}
+#: The vectorized products per format, bound into the vectorized bodies.
 _PRODUCTS = {
-    "csc": {"_logits_into": jit(_csc_logits), "_gradient_into": jit(_csc_gradient)},
-    "csr": {"_logits_into": jit(_csr_logits), "_gradient_into": jit(_csr_gradient)},
-}
+    fmt: {"_logits_into": jit(_sparse_logits, suffix="_" + fmt,
+                              bind={"_logits_major": logits}),
+          "_gradient_into": jit(_sparse_gradient, suffix="_" + fmt,
+                                bind={"_gradient_major": gradient})}
+    for fmt, (logits, gradient) in _MAJORS.items()}
 
 
 class SparseVectorizedKernels:
