@@ -157,7 +157,7 @@ def paths_taken():
 def record_paths(monkeypatch, paths_taken):
     """Record the path of every dispatch decision (BlockedKernels.plan)."""
     plan = blocked.BlockedKernels.plan
-    loop = get_backend("loop")
+    loop = get_backend("loop").dense    # the dense kernels behind the name (sparse: .sparse)
 
     def recording_plan(self, X):
         result = plan(self, X)
