@@ -18,6 +18,9 @@ registry compiles nothing; Numba compiles each kernel on first use.
 """
 
 import threading
+import warnings
+
+from numba.core.errors import NumbaPerformanceWarning
 
 from .blocked import BlockedKernels
 from .numpy_reference import NumpyKernels
@@ -61,9 +64,18 @@ class _Serialized:
         descend, X_kernel, work = self._kernels.prepare_descent(X)
 
         def locked_descend(*args):
-            with self._lock:
+            with self._lock, warnings.catch_warnings():
+                # The parallel training loop's array expressions (``w -= lr *
+                # dw``) are compiled as serial helpers on purpose (_jit.PRANGE_ONLY:
+                # no thread-count-dependent sums); Numba warns, at compile time,
+                # that they found nothing to parallelize.
+                warnings.filterwarnings("ignore", message=_NO_PARALLEL_TRANSFORM,
+                                        category=NumbaPerformanceWarning)
                 return descend(*args)
         return locked_descend, X_kernel, work
+
+
+_NO_PARALLEL_TRANSFORM = r"\s*The keyword argument 'parallel=True' was specified but no transformation"
 
 
 _LOOP = BlockedKernels(parallel=False)

@@ -97,15 +97,15 @@ def forward_into(w, b, X, out, z):
 
 
 @jit
-def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
+def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Loss, residual and gradient sums with gemvs and ufuncs.
 
     Parameters
     ----------
     w, b, X, y, sw, want_cost, want_grad, dw_out
         As for the explicit-loop kernels (``fastlogreg._blocked``).
-    z, t, r : ndarray
-        Workspace from :func:`workspace`.
+    work : tuple of ndarray
+        ``(z, t, r)``, the workspace from :func:`workspace`.
 
     Returns
     -------
@@ -113,6 +113,7 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
     n_bad : int
         1 if some logit is not finite, else 0.
     """
+    z, t, r = work
     weighted = sw.shape[0] > 0
     np.dot(in_dtype_of(w, X), X, z)
     loss = 0.0
@@ -126,9 +127,21 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
         t *= sw
     db = t.sum()
     if want_grad:
-        r[:] = t
-        dw_out[:] = np.dot(X, r)
+        _copy_into(t, r)
+        _copy_into(np.dot(X, r), dw_out)
     return loss, db, 0 if _logits_finite(z) else 1
+
+
+@jit
+def _copy_into(src, dst):
+    """``dst[:] = src`` (converting the dtype) as a loop.
+
+    An array-to-array slice assignment makes Numba compile its shape-mismatch
+    error message (string formatting of tuples): seconds of compile time for
+    a copy whose shapes are known to match.
+    """
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
 
 
 def _contiguous(X):
@@ -160,4 +173,4 @@ class VectorizedKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         X = _contiguous(X)
         return value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out,
-                                   *workspace(X.shape[1], X))
+                                   workspace(X.shape[1], X))
