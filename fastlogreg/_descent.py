@@ -100,15 +100,25 @@ def bind_descent(kernel, name, compiled, cache=True):
         Cache the compiled loop on disk; False when ``kernel`` is parallel
         (numba#8578: loading such a caller from the cache crashes).
     """
-    bind = {"value_and_grad": kernel}
-    if compiled:
-        return jit(descend, suffix="_" + name, bind=bind, cache=cache)
-    plain = _clone(descend, "_" + name, bind)
+    return bind_loop(descend, {"value_and_grad": kernel}, name, compiled, cache)
 
-    def descend_quietly(*args):
+
+def bind_loop(loop, bind, name, compiled, cache=True):
+    """``loop`` with the globals in ``bind`` replaced, compiled or as plain Python.
+
+    The training loops (:func:`descend`, and
+    :func:`fastlogreg._gram_descent.descend_gram`) are written once and bound
+    per backend through this function; see :func:`bind_descent` for the
+    parameters.
+    """
+    if compiled:
+        return jit(loop, suffix="_" + name, bind=bind, cache=cache)
+    plain = _clone(loop, "_" + name, bind)
+
+    def run_quietly(*args):
         # A diverging step may overflow w; the next iteration detects it and
         # reports FloatingPointError, so NumPy's warning would only be noise
         # (compiled code does not warn).
         with np.errstate(over="ignore", invalid="ignore"):
             return plain(*args)
-    return descend_quietly
+    return run_quietly

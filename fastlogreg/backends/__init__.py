@@ -11,6 +11,11 @@ Every backend object has
     The training loop :func:`fastlogreg._descent.descend` bound to the kernel
     for X's layout (compiled for the compiled backends).
 
+and :func:`get_gram_kernels` gives, per backend, the kernels of gradient
+descent in the span of the examples (:mod:`fastlogreg._gram_descent`):
+``gram(X)`` (``X^T X``, float64), ``matmul(X, C)`` (``X @ C``, float64) and
+``prepare(X) -> (descend_gram, work)``.
+
 Inputs are trusted (the public layer validates them): ``w`` is float64
 ``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout, ``y`` has X's
 dtype, ``n_bad`` counts examples whose logit is not finite.  Creating the
@@ -20,9 +25,10 @@ registry compiles nothing; Numba compiles each kernel on first use.
 import threading
 
 from .blocked import BlockedKernels
-from .numpy_reference import NumpyKernels
-from .python_loops import PythonKernels
-from .vectorized import VectorizedKernels
+from .gram_blocked import BlockedGram
+from .numpy_reference import NumpyGram, NumpyKernels
+from .python_loops import PythonGram, PythonKernels
+from .vectorized import VectorizedGram, VectorizedKernels
 
 BACKENDS = ("python", "numpy", "loop", "parallel", "vectorized")
 #: The default backend of every public function: the fused, multi-threaded
@@ -66,6 +72,26 @@ class _Serialized:
         return locked_descend, X_kernel, work
 
 
+class _SerializedGram(_Serialized):
+    """The Gram kernels of a parallel backend under the same process-wide lock."""
+
+    def gram(self, X):
+        with self._lock:
+            return self._kernels.gram(X)
+
+    def matmul(self, X, C):
+        with self._lock:
+            return self._kernels.matmul(X, C)
+
+    def prepare(self, X):
+        descend, work = self._kernels.prepare(X)
+
+        def locked_descend(*args):
+            with self._lock:
+                return descend(*args)
+        return locked_descend, work
+
+
 _LOOP = BlockedKernels(parallel=False)
 _REGISTRY = {
     "python": PythonKernels(),
@@ -74,6 +100,28 @@ _REGISTRY = {
     "parallel": _Serialized(BlockedKernels(parallel=True, serial=_LOOP)),
     "vectorized": VectorizedKernels(),
 }
+
+
+_LOOP_GRAM = BlockedGram(parallel=False)
+_GRAM_REGISTRY = {
+    "python": PythonGram(),
+    "numpy": NumpyGram(),
+    "loop": _LOOP_GRAM,
+    "parallel": _SerializedGram(BlockedGram(parallel=True, serial=_LOOP_GRAM)),
+    "vectorized": VectorizedGram(),
+}
+
+
+def get_gram_kernels(name):
+    """The Gram-space descent kernels of backend ``name`` (see module notes).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`BACKENDS`.
+    """
+    get_backend(name)
+    return _GRAM_REGISTRY[name]
 
 
 def get_backend(name):

@@ -14,8 +14,10 @@ import numpy as np
 
 from .._casting import in_dtype_of
 from .._descent import bind_descent
+from .._gram_descent import bind_gram_descent
 from .._jit import jit, ufunc
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
+from .numpy_reference import gram_matrix, matmul
 
 
 @ufunc
@@ -129,6 +131,57 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
         r[:] = t
         dw_out[:] = np.dot(X, r)
     return loss, db, 0 if _logits_finite(z) else 1
+
+
+@jit
+def gram_terms_into(K, a, c, z0, b, y, sw, want_cost, r_out, kz_out, z):
+    """Logits ``c z0 + K a + b`` by one gemv, residuals and loss by ufuncs.
+
+    Parameters
+    ----------
+    K, a, c, z0, b, y, sw, want_cost, r_out, kz_out
+        See :func:`fastlogreg._gram_descent.gram_terms`.
+    z : ndarray of float64, shape (m,)
+        Workspace for ``c z0 + K a`` (the bias is added in the ufuncs).
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+        1 if some logit is not finite, else 0.
+    """
+    np.dot(K, a, kz_out)
+    z[:] = c * z0 + kz_out
+    weighted = sw.shape[0] > 0
+    loss = 0.0
+    if want_cost:
+        loss_ufunc(z, b, y, r_out)
+        if weighted:
+            r_out *= sw
+        loss = r_out.sum()
+    residual_ufunc(z, b, y, r_out)
+    if weighted:
+        r_out *= sw
+    return loss, r_out.sum(), 0 if _logits_finite(z) else 1
+
+
+class VectorizedGram:
+    """Gram-space descent: ``K`` from BLAS (as NumPy), each iteration a compiled gemv.
+
+    ``K`` and the final products are one-off BLAS calls, the same library
+    Numba's ``np.dot`` calls, so they are shared with the ``numpy`` backend;
+    the iterations run in nopython mode.
+    """
+
+    gram = staticmethod(gram_matrix)
+    matmul = staticmethod(matmul)
+
+    def __init__(self):
+        self._descend = bind_gram_descent(gram_terms_into, "vectorized", compiled=True)
+
+    def prepare(self, X):
+        """The compiled training loop and its workspace."""
+        return self._descend, (np.empty(X.shape[1]),)
 
 
 def _contiguous(X):
