@@ -175,12 +175,12 @@ def descend_gram(K, z0, w0_sq, y, sw, a, c, b, g, kz, work, n_steps, lr, scale, 
         if l2 != 0.0:
             g += l2 * a
         if want_cost:
-            cost = scale * loss
-            if l2 != 0.0:
-                # ||c w0 + X a||^2 = c^2 ||w0||^2 + 2 c a.z0 + a.(K a); no BLAS
-                # call (see _descent.py).
-                cost += 0.5 * l2 * (c * c * w0_sq + 2.0 * c * np.sum(a * z0)
-                                    + np.sum(a * kz))
+            # ||c w0 + X a||^2 = c^2 ||w0||^2 + 2 c a.z0 + a.(K a), no BLAS call
+            # (see _descent.py).  Computed without a penalty too, as descend
+            # does: weights whose squared norm overflows (|w| > 1e154) then
+            # stop training at the same record point (0 * inf is NaN).
+            w_sq = c * c * w0_sq + 2.0 * c * np.sum(a * z0) + np.sum(a * kz)
+            cost = scale * loss + 0.5 * l2 * w_sq
             if not is_finite(cost):
                 return b, c, gc, cost, db, it
         if n_bad > 0 or not is_finite(db) or not is_finite(g.sum()):

@@ -12,13 +12,15 @@ themselves).
   copied, transposed and converted to float64, into a small buffer that stays
   in cache (any layout of X, float32 or float64); the lower triangle of K is
   then computed from it four rows by two columns at a time (eight dot
-  products share their loads), rows of tiles split among threads.
+  products share their loads), tiles of rows split among threads (each packs
+  its own strips).
 * :func:`matmul_blocked`: ``X @ C`` for a few columns C (``z0 = X^T w0`` and,
   at the end, ``w`` and ``dw``), each output row by one thread.
 * :func:`gram_terms_rows`: one iteration, ``K a`` row by row, then the
   per-example terms of :func:`fastlogreg.backends.blocked._block_terms`.
 """
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -110,30 +112,41 @@ def _tile_row(P, L, t, K):
             K[i, k] += s
 
 
-def gram_blocked(X, K):
-    """``K = X^T X`` in float64, strip by strip of features; see module notes.
+def gram_blocked(X, K, n_chunks):
+    """``K += X^T X`` in float64, strip by strip of features; see module notes.
 
     Parameters
     ----------
     X : ndarray of float32 or float64, shape (n, m), any layout
     K : ndarray of float64, shape (m, m)
-        Receives the Gram matrix (overwritten).
+        Zeros on entry; receives the Gram matrix.
+    n_chunks : int
+        Parts the rows of K are split into (the thread count; 1 serially).
+
+    Notes
+    -----
+    One parallel region: each chunk owns some tiles of rows of K, packs every
+    strip into its own buffer and adds the strip's products to its rows.  A
+    region per strip made 48 barriers per call, and on a loaded machine each
+    waited for a descheduled thread (3x slower than serial at load 5 on 2
+    cores).  Each element of K is the sum over strips, in strip order, of one
+    dot product: the chunking changes which thread computes it, not its bits.
     """
     n, m = X.shape
     strip = _strip_length(m)
-    P = np.empty((m, strip))
-    K[:] = 0.0
     n_tiles = (m + _TILE_ROWS - 1) // _TILE_ROWS
-    # Tile t has t + 1 tiles of work: threads take pairs (t, n_tiles - 1 - t)
-    # of equal work.
+    # Tile t has t + 1 tiles of work: pairs (t, n_tiles - 1 - t) have equal work.
     n_pairs = (n_tiles + 1) // 2
-    for j0 in range(0, n, strip):
-        L = min(strip, n - j0)
-        _pack_strip(X, j0, j0 + L, P)
-        for p in prange(n_pairs):
-            _tile_row(P, L, p, K)
-            if n_tiles - 1 - p != p:
-                _tile_row(P, L, n_tiles - 1 - p, K)
+    for c in prange(n_chunks):
+        p0, p1 = part_bounds(c, n_chunks, 0, n_pairs)
+        P = np.empty((m, strip))
+        for j0 in range(0, n, strip):
+            L = min(strip, n - j0)
+            _pack_strip(X, j0, j0 + L, P)
+            for p in range(p0, p1):
+                _tile_row(P, L, p, K)
+                if n_tiles - 1 - p != p:
+                    _tile_row(P, L, n_tiles - 1 - p, K)
     for i in range(m):
         for k in range(i + 1, m):
             K[i, k] = K[k, i]
@@ -233,8 +246,10 @@ class BlockedGram:
 
     def gram(self, X):
         """``X^T X`` in float64, ``(m, m)``."""
-        K = np.empty((X.shape[1], X.shape[1]))
-        self._gram(X, K)
+        m = X.shape[1]
+        K = np.zeros((m, m))
+        n_pairs = ((m + _TILE_ROWS - 1) // _TILE_ROWS + 1) // 2
+        self._gram(X, K, min(n_pairs, numba.get_num_threads()) if self.parallel else 1)
         return K
 
     def matmul(self, X, C):

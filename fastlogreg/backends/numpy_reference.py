@@ -89,6 +89,9 @@ def _terms(Z, Y, sw, want_cost):
 _F64_BLOCK_BYTES = 8 << 20
 
 
+# Overflow (entries of X beyond ~1e154) is reported by the caller, which then
+# runs the primal loop: no NumPy warning.
+@np.errstate(over="ignore", invalid="ignore")
 def gram_matrix(X):
     """``K = X^T X`` in float64 through BLAS (syrk).
 
@@ -107,6 +110,7 @@ def gram_matrix(X):
     return K
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def matmul(X, C):
     """``X @ C`` in float64 through BLAS (float32 X converted by blocks of rows).
 
