@@ -36,17 +36,19 @@ from ._scalar import is_finite
 #: Largest ``K`` (bytes) that ``method="auto"`` builds: 2 GiB, m up to 16384.
 GRAM_MAX_BYTES = 2 << 30
 
-#: Seconds per multiply-add of each part, per backend, measured on the
-#: 12288 x 209 cat-like data (AMD EPYC, 2 cores; only the ratios matter):
-#: ``primal`` one iteration over X (per element of X), ``gram`` building K
-#: (per multiply-add of ``n m^2 / 2``), ``step`` one Gram iteration (per
-#: element of K).  ``python`` is interpreted on every part.
+#: Seconds per multiply-add of each part, per backend, measured with one
+#: thread (Numba and BLAS) on the 12288 x 209 cat-like data (AMD EPYC, AVX2;
+#: ``python`` on 300 x 40): ``primal`` one iteration over X (per element of
+#: X), ``gram`` building K (per multiply-add of ``n m^2 / 2``), ``step`` one
+#: Gram iteration (per element of K; for ``numpy`` mostly its ~50 us of
+#: Python per iteration).  Only their ratios matter, and the choice is rarely
+#: close: at the course's shape Gram is predicted (and measured) 20-100x faster.
 COSTS = {
-    "python": {"primal": 4e-7, "gram": 2e-7, "step": 2e-7},
-    "numpy": {"primal": 1.1e-9, "gram": 8e-11, "step": 2e-9},
-    "loop": {"primal": 7e-10, "gram": 2.5e-10, "step": 8e-10},
-    "parallel": {"primal": 5e-10, "gram": 1.5e-10, "step": 8e-10},
-    "vectorized": {"primal": 7e-10, "gram": 8e-11, "step": 8e-10},
+    "python": {"primal": 3e-7, "gram": 2e-7, "step": 2.8e-7},
+    "numpy": {"primal": 1.1e-9, "gram": 8.6e-11, "step": 1.2e-9},
+    "loop": {"primal": 6.7e-10, "gram": 6.5e-11, "step": 2.2e-10},
+    "parallel": {"primal": 3.6e-10, "gram": 8.1e-11, "step": 1.5e-10},
+    "vectorized": {"primal": 6.1e-10, "gram": 5.1e-11, "step": 1.5e-10},
 }
 
 METHODS = ("auto", "primal", "gram")
