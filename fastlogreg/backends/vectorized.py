@@ -76,6 +76,37 @@ def _logits_finite(z):
 
 
 @jit
+def _terms_into(z, b, y, sw, want_cost, t):
+    """Loss sum and residual sum of the logits ``z + b``; (weighted) residuals to ``t``.
+
+    Parameters
+    ----------
+    z : ndarray, shape (m,)
+        Logits without the bias.
+    b : float
+    y, sw
+        Labels and sample weights (``sw`` may be empty).
+    want_cost : bool
+    t : ndarray of float64, shape (m,)
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    """
+    weighted = sw.shape[0] > 0
+    loss = 0.0
+    if want_cost:
+        loss_ufunc(z, b, y, t)
+        if weighted:
+            t *= sw
+        loss = t.sum()
+    residual_ufunc(z, b, y, t)
+    if weighted:
+        t *= sw
+    return loss, t.sum()
+
+
+@jit
 def forward_into(w, b, X, out, z):
     """``out = sigmoid(w^T X + b)`` via one gemv and one ufunc.
 
@@ -115,18 +146,8 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
     n_bad : int
         1 if some logit is not finite, else 0.
     """
-    weighted = sw.shape[0] > 0
     np.dot(in_dtype_of(w, X), X, z)
-    loss = 0.0
-    if want_cost:
-        loss_ufunc(z, b, y, t)
-        if weighted:
-            t *= sw
-        loss = t.sum()
-    residual_ufunc(z, b, y, t)
-    if weighted:
-        t *= sw
-    db = t.sum()
+    loss, db = _terms_into(z, b, y, sw, want_cost, t)
     if want_grad:
         r[:] = t
         dw_out[:] = np.dot(X, r)
@@ -152,17 +173,8 @@ def gram_terms_into(K, a, c, z0, b, y, sw, want_cost, r_out, kz_out, z):
     """
     np.dot(K, a, kz_out)
     z[:] = c * z0 + kz_out
-    weighted = sw.shape[0] > 0
-    loss = 0.0
-    if want_cost:
-        loss_ufunc(z, b, y, r_out)
-        if weighted:
-            r_out *= sw
-        loss = r_out.sum()
-    residual_ufunc(z, b, y, r_out)
-    if weighted:
-        r_out *= sw
-    return loss, r_out.sum(), 0 if _logits_finite(z) else 1
+    loss, db = _terms_into(z, b, y, sw, want_cost, r_out)
+    return loss, db, 0 if _logits_finite(z) else 1
 
 
 class VectorizedGram:
