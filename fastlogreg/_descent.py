@@ -36,7 +36,8 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     dw : ndarray of float64, shape (n,)
         Receives the last iteration's gradient with respect to ``w``.
     work : tuple
-        The kernel's workspace (empty for the explicit-loop kernels).
+        The kernel's trailing arguments (block size and gradient group for the
+        explicit-loop kernels, buffers for the vectorized ones).
     n_steps : int
         Iterations to run.
     lr : float

@@ -350,7 +350,10 @@ def backend_ratios(repeat=5):
 def _header():
     """Versions, threads and load of this run, one line."""
     import numba
-    return (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
+
+    from fastlogreg.cli._common import cpu_summary
+    return (f"CPU: {cpu_summary()}\n\n"
+            f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
             f"{np.__version__}, threading layer {numba.threading_layer()}, "
             f"{numba.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")

@@ -26,11 +26,9 @@ from numba import prange
 
 from .._gram_descent import bind_gram_descent
 from .._jit import jit
-from .._tiling import part_bounds
+from .._tiling import current_tiling, part_bounds
 from .blocked import _block_terms
 
-#: Bytes of the float64 strip buffer (m x strip): about half of a 512 KiB L2.
-_STRIP_BYTES = 256 * 1024
 #: Rows of K per tile, and columns per step within a tile.
 _TILE_ROWS = 4
 #: The parallel build runs only from this many elements of K (m >= 362): below,
@@ -38,10 +36,13 @@ _TILE_ROWS = 4
 PARALLEL_MIN_GRAM_ELEMENTS = 1 << 17
 
 
-@jit
-def _strip_length(m):
-    """Features per strip: the float64 buffer ``(m, strip)`` near :data:`_STRIP_BYTES`."""
-    return max(16, min(1024, (_STRIP_BYTES // (8 * m)) // 16 * 16))
+def strip_length(m, target_bytes):
+    """Features per strip: the float64 buffer ``(m, strip)`` near ``target_bytes``.
+
+    A multiple of 16 between 16 and 1024; ``target_bytes`` is half of this
+    CPU's L2 (:attr:`fastlogreg._tiling.Tiling.sample_major_block_bytes`).
+    """
+    return max(16, min(1024, (target_bytes // (8 * m)) // 16 * 16))
 
 
 @jit
@@ -112,7 +113,7 @@ def _tile_row(P, L, t, K):
             K[i, k] += s
 
 
-def gram_blocked(X, K, n_chunks):
+def gram_blocked(X, K, n_chunks, strip):
     """``K += X^T X`` in float64, strip by strip of features; see module notes.
 
     Parameters
@@ -122,6 +123,8 @@ def gram_blocked(X, K, n_chunks):
         Zeros on entry; receives the Gram matrix.
     n_chunks : int
         Parts the rows of K are split into (the thread count; 1 serially).
+    strip : int
+        Features per strip (:func:`strip_length`).
 
     Notes
     -----
@@ -133,7 +136,6 @@ def gram_blocked(X, K, n_chunks):
     dot product: the chunking changes which thread computes it, not its bits.
     """
     n, m = X.shape
-    strip = _strip_length(m)
     n_tiles = (m + _TILE_ROWS - 1) // _TILE_ROWS
     # Tile t has t + 1 tiles of work: pairs (t, n_tiles - 1 - t) have equal work.
     n_pairs = (n_tiles + 1) // 2
@@ -249,7 +251,8 @@ class BlockedGram:
         m = X.shape[1]
         K = np.zeros((m, m))
         n_pairs = ((m + _TILE_ROWS - 1) // _TILE_ROWS + 1) // 2
-        self._gram(X, K, min(n_pairs, numba.get_num_threads()) if self.parallel else 1)
+        strip = strip_length(m, current_tiling().sample_major_block_bytes)
+        self._gram(X, K, min(n_pairs, numba.get_num_threads()) if self.parallel else 1, strip)
         return K
 
     def matmul(self, X, C):
