@@ -37,7 +37,7 @@ from ._scalar import is_finite
 GRAM_MAX_BYTES = 2 << 30
 
 #: Seconds per multiply-add of each part, per backend, measured with one
-#: thread (Numba and BLAS) on the 12288 x 209 cat-like data (AMD EPYC, AVX2;
+#: thread (Numba and BLAS) on the 12288 x 209 cat-like data (AMD EPYC, AVX-512;
 #: ``python`` on 300 x 40): ``primal`` one iteration over X (per element of
 #: X), ``gram`` building K (per multiply-add of ``n m^2 / 2``), ``step`` one
 #: Gram iteration (per element of K; for ``numpy`` mostly its ~50 us of
