@@ -106,22 +106,36 @@ def bind_descent(kernel, name, compiled, parallel=False):
         (``inline="always"``) serial dispatcher whose ``prange`` loops become
         the loop's own (see ``BlockedKernels``).
     """
-    bind = {"value_and_grad": kernel}
     if compiled:
-        return jit(descend, suffix="_" + name, bind=bind, parallel=parallel)
-    plain = _clone(descend, "_" + name, {"value_and_grad": _without_work(kernel)})
+        bind = {"value_and_grad": kernel}
+    else:
+        bind = {"value_and_grad": without_work(kernel)}
+    return bind_loop(descend, bind, name, compiled, parallel=parallel)
 
-    def descend_quietly(*args):
+
+def bind_loop(loop, bind, name, compiled, cache=True, parallel=False):
+    """``loop`` with the globals in ``bind`` replaced, compiled or as plain Python.
+
+    The training loops (:func:`descend`, and
+    :func:`fastlogreg._gram_descent.descend_gram`) are written once and bound
+    per backend through this function; see :func:`bind_descent` for the
+    parameters.
+    """
+    if compiled:
+        return jit(loop, suffix="_" + name, bind=bind, cache=cache, parallel=parallel)
+    plain = _clone(loop, "_" + name, bind)
+
+    def run_quietly(*args):
         # A diverging step may overflow w; the next iteration detects it and
         # reports FloatingPointError, so NumPy's warning would only be noise
         # (compiled code does not warn).
         with np.errstate(over="ignore", invalid="ignore"):
             return plain(*args)
-    return descend_quietly
+    return run_quietly
 
 
-def _without_work(kernel):
-    """A plain-Python kernel (no trailing arguments) called with the loop's ``work``."""
-    def call(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
-        return kernel(w, b, X, y, sw, want_cost, want_grad, dw_out, *work)
+def without_work(kernel):
+    """A plain-Python kernel taking ``*work``, called as the loops call kernels (``work`` last)."""
+    def call(*args):
+        return kernel(*args[:-1], *args[-1])
     return call
