@@ -441,3 +441,12 @@ def test_sparse_container_is_not_densified():
     assert isinstance(checked, SparseX) and checked.data is X.data
     assert checked.shape == X.shape and checked.nnz == X.nnz
     assert BACKENDS == flr.BACKENDS
+
+
+def test_gram_method_needs_dense_X():
+    w, b, X, Y = _case(40, 300, 0.1)
+    with pytest.raises(ValueError, match="method='gram' needs a dense X"):
+        flr.optimize(w, b, X, Y, 10, 0.1, method="gram", backend="loop")
+    p, _, _ = flr.optimize(w, b, X, Y, 10, 0.1, method="auto", backend="loop")
+    p0, _, _ = flr.optimize(w, b, X.toarray(), Y, 10, 0.1, method="primal", backend="numpy")
+    np.testing.assert_allclose(p["w"], p0["w"], rtol=1e-12, atol=1e-15)

@@ -388,7 +388,7 @@ LAYOUTS = {
 _dims = _logits = _gradient = _workspace = None  # bound per layout
 
 
-def forward_blocked(w, b, X, out, block, group):
+def forward_blocked(w, b, X, out, work):
     """Sigmoid of the logits, block by block; see module notes.
 
     Parameters
@@ -400,11 +400,11 @@ def forward_blocked(w, b, X, out, block, group):
         contiguous along n (sample-major build, the view ``X.T``).
     out : ndarray, shape (m,)
         Receives ``sigmoid(w^T x_i + b)``.
-    block : int
-        Examples per block, a multiple of ``CHUNK_ALIGN``
-        (:class:`fastlogreg._tiling.Tiling` sizes it from the caches).
-    group : int
-        Examples per pass over the partial gradient (4 or 8; sample-major only).
+    work : tuple of int
+        ``(block, group)``: examples per block, a multiple of ``CHUNK_ALIGN``
+        (:class:`fastlogreg._tiling.Tiling` sizes it from the caches), and
+        examples per pass over the partial gradient (4 or 8; sample-major
+        only).  One tuple, the training loop's calling convention.
 
     Returns
     -------
@@ -412,6 +412,7 @@ def forward_blocked(w, b, X, out, block, group):
         Number of examples whose logit is not finite.
     """
     n, m = _dims(X)
+    block, group = work
     n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
     wx = in_dtype_of(w, X)
@@ -426,7 +427,7 @@ def forward_blocked(w, b, X, out, block, group):
     return bad.sum()
 
 
-def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, block, group):
+def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Fused loss and gradient sums, block by block, one pass over X.
 
     Parameters
@@ -443,7 +444,7 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, block, 
         Which sums to compute (the other is returned as zeros).
     dw_out : ndarray of float64, shape (n,)
         Receives ``sum_i sw_i (a_i - y_i) x_i``.
-    block, group : int
+    work : tuple of int
         As for :func:`forward_blocked`.
 
     Returns
@@ -456,6 +457,7 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, block, 
         Number of examples whose logit is not finite.
     """
     n, m = _dims(X)
+    block, group = work
     n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.empty((n_chunks, n if want_grad else 0))
@@ -511,15 +513,15 @@ def _wide_logits(w, b, X):
     return z
 
 
-def forward_wide(w, b, X, out):
+def forward_wide(w, b, X, out, work):
     """Sigmoid of the logits for a wide feature-major X (few examples, many features).
 
-    Same parameters and returns as :func:`forward_blocked`.
+    Same parameters and returns as :func:`forward_blocked` (``work`` is ``()``).
     """
     return _block_sigmoid(_wide_logits(w, b, X), out)
 
 
-def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
+def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Loss and gradient sums for a wide feature-major X (few examples, many features).
 
     With few examples, blocks of examples would make short row segments and
@@ -528,7 +530,7 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
     chunk of rows computes its own entries of the gradient.  X is read twice,
     the second time from cache (used only while X fits in the last-level
     cache).  Same parameters and returns as
-    :func:`value_and_grad_blocked`.
+    :func:`value_and_grad_blocked` (``work`` is ``()``).
     """
     n, m = X.shape
     z = _wide_logits(w, b, X)
@@ -562,7 +564,7 @@ class Plan(NamedTuple):
     X : ndarray
         X as the kernels want it: ``X`` or, sample-major, the view ``X.T``.
     work : tuple
-        The trailing kernel arguments: ``(block, group)``, or ``()`` (wide).
+        The kernels' last argument: ``(block, group)``, or ``()`` (wide).
     """
 
     path: str
@@ -573,12 +575,12 @@ class Plan(NamedTuple):
 
     def forward(self, w, b, out):
         """Run the plan's forward kernel."""
-        return getattr(self.kernels, "forward_" + self.layout)(w, b, self.X, out, *self.work)
+        return getattr(self.kernels, "forward_" + self.layout)(w, b, self.X, out, self.work)
 
     def value_and_grad(self, w, b, y, sw, want_cost, want_grad, dw_out):
         """Run the plan's fused value-and-gradient kernel."""
         return getattr(self.kernels, "value_and_grad_" + self.layout)(
-            w, b, self.X, y, sw, want_cost, want_grad, dw_out, *self.work)
+            w, b, self.X, y, sw, want_cost, want_grad, dw_out, self.work)
 
 
 class BlockedKernels:
@@ -606,13 +608,20 @@ class BlockedKernels:
         self.forward_wide = jit(forward_wide, parallel=parallel)
         self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
-        # A cached function calling a parallel one segfaults when loaded from
-        # the cache (numba#8578): the parallel training loops are compiled
-        # once per process instead (about a second), their kernels stay cached.
         for layout in (*LAYOUTS, "wide"):
+            kernel = getattr(self, "value_and_grad_" + layout)
+            if parallel:
+                # A cached function calling a parallel one segfaults when
+                # loaded from the cache (numba#8578), and compiling the
+                # training loop in every process cost 2-3 s.  Instead the
+                # kernel is inlined (Numba IR) into the training loop, which
+                # is compiled parallel itself: its prange loops join the
+                # loop's parallel region, and the whole is cached.
+                body, helpers = ((value_and_grad_wide, None) if layout == "wide"
+                                 else (value_and_grad_blocked, LAYOUTS[layout]))
+                kernel = jit(body, suffix=f"_{layout}_inline", bind=helpers, inline="always")
             setattr(self, f"_descend_{layout}", bind_descent(
-                getattr(self, "value_and_grad_" + layout), f"{name}_{layout}",
-                compiled=True, cache=not parallel))
+                kernel, f"{name}_{layout}", compiled=True, parallel=parallel))
 
     def plan(self, X):
         """Every dispatch decision for X, made once: see :class:`Plan`.

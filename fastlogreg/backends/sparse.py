@@ -52,6 +52,7 @@ from . import vectorized
 from .blocked import sum_chunk_sums
 from .numpy_reference import NumpyKernels
 from .python_loops import _sigmoid
+from .vectorized import _logits_finite, _terms_into, sigmoid_ufunc
 
 #: Partial rows of all chunks together take at most this fraction of X's bytes
 #: (``data + indices + indptr``): on 200000 x 1000000 text-like data (14M
@@ -235,7 +236,7 @@ def forward_csc(w, b, X, out):
     return bad.sum()
 
 
-def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums):
+def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Fused loss and gradient sums for a CSC X: one pass over the nonzeros.
 
     Parameters
@@ -247,10 +248,12 @@ def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
     want_cost, want_grad : bool
     dw_out : ndarray of float64, shape (n,)
         Receives ``sum_i sw_i (a_i - y_i) x_i`` (zeros without ``want_grad``).
-    part : ndarray of float64, shape (n_chunks - 1, n) (or (0, n) without ``want_grad``)
-        Partial gradients of chunks 1, 2, ... (chunk 0 adds into ``dw_out``).
-    sums : ndarray of float64, shape (n_chunks, 3)
-        Per chunk: loss sum, residual sum, non-finite count.
+    work : tuple
+        ``(part, sums)`` from :func:`workspace`: ``part`` of shape
+        ``(n_chunks - 1, n)`` (no rows without ``want_grad``), the partial
+        gradients of chunks 1, 2, ... (chunk 0 adds into ``dw_out``); ``sums``
+        of shape ``(n_chunks, 3)``, per chunk the loss sum, residual sum and
+        non-finite count.
 
     Returns
     -------
@@ -258,6 +261,7 @@ def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
     n_bad : int
     """
     data, indices, indptr, n, m = X
+    part, sums = work
     n_chunks = sums.shape[0]
     wx = in_dtype_of(w, data)
     for c in prange(n_chunks):
@@ -333,17 +337,18 @@ def forward_csr(w, b, X, out, part):
     return bad.sum()
 
 
-def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums):
+def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Loss and gradient sums for a CSR X: logits by rows, then gradient by rows.
 
     Parameters
     ----------
     w, b, X, y, sw, want_cost, want_grad, dw_out
         As for :func:`value_and_grad_csc`.
-    part : ndarray of float64, shape (n_chunks, m)
-        Partial logits per chunk of rows; row 0 then holds the residuals.
-    sums : ndarray of float64, shape (n_slices, 3)
-        Per slice of examples: loss sum, residual sum, non-finite count.
+    work : tuple
+        ``(part, sums)`` from :func:`workspace`: ``part`` of shape
+        ``(n_chunks, m)``, the partial logits per chunk of rows (row 0 then
+        holds the residuals); ``sums`` of shape ``(n_slices, 3)``, per slice
+        of examples the loss sum, residual sum and non-finite count.
 
     Returns
     -------
@@ -351,6 +356,7 @@ def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, part, sums)
     n_bad : int
     """
     data, indices, indptr, n, m = X
+    part, sums = work
     _csr_partial_logits(w, data, indices, indptr, part)
     n_slices = sums.shape[0]
     r = part[0]
@@ -420,6 +426,9 @@ def workspace(X, want_grad=True):
 # ----------------------------------------------------------------- backends
 
 
+_FUSED = {"csc": (forward_csc, value_and_grad_csc), "csr": (forward_csr, value_and_grad_csr)}
+
+
 class SparseLoopKernels:
     """The fused CSR/CSC kernels compiled with one ``parallel`` setting.
 
@@ -436,15 +445,18 @@ class SparseLoopKernels:
         self.parallel = parallel
         self._serial = serial
         name = "parallel" if parallel else "loop"
-        self.forward_csc = jit(forward_csc, parallel=parallel)
-        self.forward_csr = jit(forward_csr, parallel=parallel)
-        self.value_and_grad_csc = jit(value_and_grad_csc, parallel=parallel)
-        self.value_and_grad_csr = jit(value_and_grad_csr, parallel=parallel)
-        # Parallel training loops are not cached (numba#8578, as in blocked.py).
-        self._descend = {
-            fmt: bind_descent(getattr(self, "value_and_grad_" + fmt), f"{name}_{fmt}",
-                              compiled=True, cache=not parallel)
-            for fmt in ("csc", "csr")}
+        self._descend = {}
+        for fmt, (forward, value_and_grad) in _FUSED.items():
+            setattr(self, "forward_" + fmt, jit(forward, parallel=parallel))
+            kernel = jit(value_and_grad, parallel=parallel)
+            setattr(self, "value_and_grad_" + fmt, kernel)
+            if parallel:
+                # As in BlockedKernels: the kernel is inlined (Numba IR) into a
+                # parallel training loop, so that its prange loops are the
+                # loop's own and the whole is cached (numba#8578).
+                kernel = jit(value_and_grad, suffix=f"_{fmt}_inline", inline="always")
+            self._descend[fmt] = bind_descent(kernel, f"{name}_sparse_{fmt}", compiled=True,
+                                              parallel=parallel)
 
     def _for(self, X):
         """The build to run on X: the serial one when X has too few nonzeros to share."""
@@ -463,55 +475,60 @@ class SparseLoopKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         kernels = getattr(self._for(X), "value_and_grad_" + X.format)
         return kernels(w, b, X.kernel_args(), y, sw, want_cost, want_grad, dw_out,
-                       *workspace(X, want_grad))
+                       workspace(X, want_grad))
 
     def prepare_descent(self, X):
         """The compiled descent for X's format, X's kernel arguments, the workspace."""
         return self._for(X)._descend[X.format], X.kernel_args(), workspace(X)
 
 
-def _sparse_logits(w, X, z):
-    """``z = X^T w`` (``_logits_major`` bound per format)."""
+def forward_vectorized(w, b, X, out, z):
+    """``out = sigmoid(w^T X + b)``: the sparse product ``X^T w``, then the sigmoid ufunc."""
     data, indices, indptr, n, m = X
     _logits_major(data, indices, indptr, in_dtype_of(w, data), z)
+    sigmoid_ufunc(z, b, out)
+    return 0 if _logits_finite(z) else 1
 
 
-def _sparse_gradient(X, t, r, dw_out):
-    """``dw = X t`` (``_gradient_major`` bound per format); ``r`` is unused."""
+def value_and_grad_vectorized(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
+    """The course's two passes: ``z = X^T w``, the loss and residual ufuncs, ``dw = X t``.
+
+    ``work`` is ``(z, t, r)`` from :func:`fastlogreg.backends.vectorized.workspace`
+    (float64 here; ``r`` is unused).  Returns the loss sum, residual sum and
+    1 if some logit is not finite.
+    """
+    z, t, r = work
     data, indices, indptr, n, m = X
-    _gradient_major(data, indices, indptr, t, dw_out)
+    _logits_major(data, indices, indptr, in_dtype_of(w, data), z)
+    loss, db = _terms_into(z, b, y, sw, want_cost, t)
+    if want_grad:
+        _gradient_major(data, indices, indptr, t, dw_out)
+    return loss, db, 0 if _logits_finite(z) else 1
 
 
 _logits_major = _gradient_major = None  # bound per format
 #: CSC: a logit is a gather-dot per column, the gradient scatters every column;
 #: CSR: the logits scatter every row, a gradient entry is a gather-dot per row.
-_MAJORS = {"csc": (major_dots, major_scatter), "csr": (major_scatter, major_dots)}
-#: The vectorized products per format, bound into the vectorized bodies.
-_PRODUCTS = {
-    fmt: {"_logits_into": jit(_sparse_logits, suffix="_" + fmt,
-                              bind={"_logits_major": logits}),
-          "_gradient_into": jit(_sparse_gradient, suffix="_" + fmt,
-                                bind={"_gradient_major": gradient})}
-    for fmt, (logits, gradient) in _MAJORS.items()}
+_MAJORS = {"csc": {"_logits_major": major_dots, "_gradient_major": major_scatter},
+           "csr": {"_logits_major": major_scatter, "_gradient_major": major_dots}}
 
 
 class SparseVectorizedKernels:
     """``vectorized`` for sparse X: a sparse matrix-vector product, ufuncs, its transpose.
 
-    The body is :func:`fastlogreg.backends.vectorized.value_and_grad_body`,
-    compiled per format with the products above; logits and residuals are
-    float64 (the workspace is made for float64).
+    The elementwise stage is the dense backend's (``_terms_into`` and the
+    ufuncs); logits and residuals are float64.
     """
 
     parallel = False
 
     def __init__(self):
-        self._forward = {fmt: jit(vectorized.forward_body, suffix="_" + fmt, bind=products)
-                         for fmt, products in _PRODUCTS.items()}
+        self._forward = {fmt: jit(forward_vectorized, suffix="_" + fmt, bind=majors)
+                         for fmt, majors in _MAJORS.items()}
         self._value_and_grad = {
-            fmt: jit(vectorized.value_and_grad_body, suffix="_" + fmt, bind=products)
-            for fmt, products in _PRODUCTS.items()}
-        self._descend = {fmt: bind_descent(kernel, "vectorized_" + fmt, compiled=True)
+            fmt: jit(value_and_grad_vectorized, suffix="_" + fmt, bind=majors)
+            for fmt, majors in _MAJORS.items()}
+        self._descend = {fmt: bind_descent(kernel, "vectorized_sparse_" + fmt, compiled=True)
                          for fmt, kernel in self._value_and_grad.items()}
 
     @staticmethod
@@ -525,7 +542,7 @@ class SparseVectorizedKernels:
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         return self._value_and_grad[X.format](w, b, X.kernel_args(), y, sw, want_cost,
-                                              want_grad, dw_out, *self._workspace(X))
+                                              want_grad, dw_out, self._workspace(X))
 
     def prepare_descent(self, X):
         """The compiled descent for X's format, X's kernel arguments, the workspace."""
