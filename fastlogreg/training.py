@@ -207,12 +207,9 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     num_iterations = check_num_iterations(num_iterations)
     learning_rate = check_learning_rate(learning_rate)
     method = check_method(method)
-    if isinstance(X, SparseX):
-        # K = X^T X of sparse data is a dense m x m matrix: the primal loop it is.
-        if method == "gram":
-            raise ValueError("method='gram' needs a dense X (K = X^T X would be a dense "
-                             f"{X.shape[1]} x {X.shape[1]} matrix); got a sparse X: use "
-                             "method='primal' or 'auto'")
+    if method == "auto" and isinstance(X, SparseX):
+        # The predicted costs are those of dense X; a sparse pass costs its
+        # nonzeros, which the primal loop's fused kernels exploit.
         method = "primal"
     if method == "auto":
         method = choose_method(X.shape[0], X.shape[1], num_iterations, backend)

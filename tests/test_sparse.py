@@ -443,10 +443,14 @@ def test_sparse_container_is_not_densified():
     assert BACKENDS == flr.BACKENDS
 
 
-def test_gram_method_needs_dense_X():
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_gram_method_on_sparse_X(backend, fmt):
     w, b, X, Y = _case(40, 300, 0.1)
-    with pytest.raises(ValueError, match="method='gram' needs a dense X"):
-        flr.optimize(w, b, X, Y, 10, 0.1, method="gram", backend="loop")
-    p, _, _ = flr.optimize(w, b, X, Y, 10, 0.1, method="auto", backend="loop")
-    p0, _, _ = flr.optimize(w, b, X.toarray(), Y, 10, 0.1, method="primal", backend="numpy")
-    np.testing.assert_allclose(p["w"], p0["w"], rtol=1e-12, atol=1e-15)
+    S = sparse_X(X, fmt)
+    iters = 30 if backend == "python" else 200
+    p, g, c = flr.optimize(w, b, S, Y, iters, 0.5, method="gram", backend=backend)
+    p0, g0, c0 = flr.optimize(w, b, X.toarray(), Y, iters, 0.5, method="primal",
+                              backend="numpy")
+    np.testing.assert_allclose(p["w"], p0["w"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(g["dw"], g0["dw"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(c, c0, rtol=1e-10)

@@ -28,9 +28,10 @@ each kernel on first use.
 import threading
 import warnings
 
+import numpy as np
 from numba.core.errors import NumbaPerformanceWarning
 
-from .._sparse import SparseX
+from .._sparse import SparseX, is_sparse
 from .blocked import BlockedKernels
 from .gram_blocked import BlockedGram
 from .numpy_reference import NumpyGram, NumpyKernels
@@ -152,13 +153,44 @@ _REGISTRY = {
 }
 
 
+class _GramByInput:
+    """A backend's Gram kernels for dense X, and ``K`` and the products by scipy for sparse X.
+
+    With sparse X, ``K = X^T X`` (dense, ``m x m``, float64) and the products
+    ``X @ C`` are scipy's sparse products; the iterations, which only see
+    ``K``, are the backend's own.
+    """
+
+    def __init__(self, dense):
+        self.dense = dense
+
+    def __getattr__(self, name):
+        return getattr(self.dense, name)
+
+    def gram(self, X):
+        if isinstance(X, SparseX):
+            M = X.matrix.astype(np.float64, copy=False)
+            return np.asarray((M.T @ M).toarray())
+        return self.dense.gram(X)
+
+    def matmul(self, X, C):
+        if isinstance(X, SparseX):
+            X = X.matrix
+        if is_sparse(X):       # also SparseX.T, a scipy matrix
+            return np.asarray(X @ np.asarray(C, dtype=np.float64), dtype=np.float64)
+        return self.dense.matmul(X, C)
+
+    def prepare(self, X):
+        return self.dense.prepare(X)
+
+
 _LOOP_GRAM = BlockedGram(parallel=False)
 _GRAM_REGISTRY = {
-    "python": PythonGram(),
-    "numpy": NumpyGram(),
-    "loop": _LOOP_GRAM,
-    "parallel": _SerializedGram(BlockedGram(parallel=True, serial=_LOOP_GRAM)),
-    "vectorized": VectorizedGram(),
+    "python": _GramByInput(PythonGram()),
+    "numpy": _GramByInput(NumpyGram()),
+    "loop": _GramByInput(_LOOP_GRAM),
+    "parallel": _GramByInput(_SerializedGram(BlockedGram(parallel=True, serial=_LOOP_GRAM))),
+    "vectorized": _GramByInput(VectorizedGram()),
 }
 
 
