@@ -308,7 +308,9 @@ def raise_nonfinite(XT, n_bad, row_offset=0):
     row_offset : int
         Index of ``XT``'s first sample in the whole data (a chunk's start).
     """
-    j, i = v._first_nonfinite_2d(XT)
+    # Chunked (Dask) data: each chunk's task has raised already for a
+    # non-finite X, so only an overflow is left to report.
+    j, i = v._first_nonfinite_2d(XT) if isinstance(XT, np.ndarray) else (-1, 0)
     if j >= 0:
         raise ValueError(f"Input X contains NaN or infinity: X[{row_offset + i}, {j}] = "
                          f"{XT[j, i]}")
