@@ -103,10 +103,10 @@ class ChunkStore:
         n = len(chunked[0])
         rows = [[None if c is None else c[i] for c in chunked] for i in range(n)]
         if self.mode == "futures":
-            return [self.client.submit(func, *row, i, *args, pure=False)
+            return [self.client.submit(_catching, func, *row, i, *args, pure=False)
                     for i, row in enumerate(rows)]
-        task = dask.delayed(func, pure=False)
-        return [task(*row, i, *args) for i, row in enumerate(rows)]
+        task = dask.delayed(_catching, pure=False)
+        return [task(func, *row, i, *args) for i, row in enumerate(rows)]
 
     def keep(self, handles):
         """Handles made resident where the chunks are kept: arrays in ``local`` mode.
@@ -122,12 +122,17 @@ class ChunkStore:
         """The results of ``handles``, in chunk order (the first error is raised)."""
         if self.mode == "futures":
             try:
-                return self.client.gather(handles)
+                results = self.client.gather(handles)
             except BaseException:
                 self.client.cancel(handles)
                 raise
-        scheduler = self.client if self.client is not None else "threads"
-        return list(dask.compute(*handles, scheduler=scheduler))
+        else:
+            scheduler = self.client if self.client is not None else "threads"
+            results = dask.compute(*handles, scheduler=scheduler)
+        for result in results:  # the first failed chunk, whichever failed first in time
+            if isinstance(result, _Failed):
+                raise result.error
+        return list(results)
 
     def run_everywhere(self, func, *args):
         """``func(*args)`` here and, with a client, once in every worker process."""
@@ -137,6 +142,29 @@ class ChunkStore:
 
 
 # ------------------------------------------------------------------ chunk tasks
+
+class _Failed:
+    """A chunk task's exception, returned rather than raised (see :func:`_catching`)."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _catching(func, *args):
+    """``func(*args)``, its ValueError/TypeError/FloatingPointError returned as :class:`_Failed`.
+
+    A task that raises would make the error of whichever chunk failed first in
+    time reach the user; returned, the client raises the error of the first
+    chunk in order: the same message on every run and any cluster.
+    """
+    for arg in args:  # an upstream chunk task failed: pass its error on
+        if isinstance(arg, _Failed):
+            return arg
+    try:
+        return func(*args)
+    except (ValueError, TypeError, FloatingPointError) as error:
+        return _Failed(error)
+
 
 def _task_threads():
     """Numba threads for one task: the worker's threads (it runs one kernel at a time)."""
@@ -225,13 +253,21 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     return float(loss), float(db), int(n_bad), dw if want_grad else None
 
 
-def warm_kernels(backend, dtype, n_features, transpose):
+def warm_kernels(backend, dtype, n_features, transpose, rows=None):
     """Compile (or load from Numba's cache) the chunk kernels for one dtype, both layouts.
 
-    Big enough for the parallel build (at least ``PARALLEL_MIN_ELEMENTS``
-    elements), small enough to cost nothing but the compile.
+    Parameters
+    ----------
+    backend, dtype, n_features, transpose
+        As the chunk tasks will run them.
+    rows : int, optional
+        Examples in the largest chunk, when known: the warm-up uses that many
+        (capped), so it compiles the build the tasks run, serial or parallel
+        (small chunks never need the parallel one).  Else enough for the
+        parallel build.
     """
-    m = max(PARALLEL_MIN_ELEMENTS // n_features + 1, 8)
+    enough = PARALLEL_MIN_ELEMENTS // n_features + 1
+    m = max(enough if rows is None else min(rows, enough), 8)
     w = np.zeros(n_features)
     for order in ("C", "F"):
         shape = (m, n_features) if transpose else (n_features, m)

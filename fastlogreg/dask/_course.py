@@ -60,7 +60,7 @@ def _setup(w, b, X, Y, backend, client, persist, evaluations):
     offsets = offsets_of(X.chunks[1])
     targets = store.keep(store.map(inp.binary_chunk, [store.blocks(y)], dtype, offsets))
     data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
-    store.run_everywhere(warm_kernels, backend, dtype, n_x, False)
+    store.run_everywhere(warm_kernels, backend, dtype, n_x, False, max(X.chunks[1]))
     return ChunkKernels(backend, transpose=False), data, targets, w_flat, out_dtype, \
         w_shape, b
 

@@ -88,7 +88,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         """Pickle without the client (it holds sockets and threads)."""
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: sklearn returns __dict__ itself
         state["client"] = None
         return state
 
@@ -157,7 +157,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         codes = store.keep(store.map(inp.encode_chunk, [store.blocks(y)], classes))
         sw_chunks = None if sw is None else store.blocks(sw)
         data = ChunkedX(store, store.blocks(X), (n_features, n_samples), X.dtype, offsets)
-        store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True)
+        store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
+                             None if offsets is None else max(rows))
 
         kernels = ChunkKernels(params["backend"], transpose=True)
         problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,

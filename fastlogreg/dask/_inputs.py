@@ -176,6 +176,6 @@ def binary_chunk(Y, index, dtype, offsets):
         i = bad[0]
         where = f"index {offsets[index] + i}" if offsets is not None else \
             f"row {i} of chunk {index}"
-        raise ValueError(f"Y must contain only labels 0 and 1; got {y[i]!r} at {where} "
+        raise ValueError(f"Y must contain only labels 0 and 1; got {y[i].item()!r} at {where} "
                          f"(chunk {index})")
     return y
