@@ -103,8 +103,11 @@ class ChunkStore:
         n = len(chunked[0])
         rows = [[None if c is None else c[i] for c in chunked] for i in range(n)]
         if self.mode == "futures":
-            return [self.client.submit(_catching, func, *row, i, *args, pure=False)
-                    for i, row in enumerate(rows)]
+            # One message for all the chunks' tasks (a submit per chunk costs
+            # a round of the event loop each: 2-4x the client-side time).
+            columns = [list(col) for col in zip(*rows)] if rows else []
+            return self.client.map(_catching, [func] * n, *columns, list(range(n)),
+                                   *[[a] * n for a in args], pure=False)
         task = dask.delayed(_catching, pure=False)
         return [task(func, *row, i, *args) for i, row in enumerate(rows)]
 
