@@ -175,7 +175,18 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     y = v.check_Y(Y, X)
     num_iterations = check_num_iterations(num_iterations)
     learning_rate = check_learning_rate(learning_rate)
+    return run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations,
+                        learning_rate, print_cost, callback, progress)
 
+
+def run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations, learning_rate,
+                 print_cost, callback, progress):
+    """:func:`optimize` on validated inputs (``fastlogreg.dask.optimize`` calls it too).
+
+    ``X`` is what ``kernels.prepare_descent`` takes (an array, or chunks held
+    by Dask) with ``X.shape == (n_x, m)``; ``dtype`` and ``w_shape`` shape
+    the outputs.  Returns ``(params, grads, costs)`` as :func:`optimize`.
+    """
     def on_record(iteration, cost):
         if print_cost:
             print(f"Cost after iteration {iteration}: {cost:f}")  # the course's %i: %f

@@ -101,15 +101,14 @@ class ChunkStore:
         ``chunked`` is a list of per-chunk handle lists (None entries pass None).
         """
         n = len(chunked[0])
-        rows = [[None if c is None else c[i] for c in chunked] for i in range(n)]
+        columns = [[None] * n if c is None else list(c) for c in chunked]
         if self.mode == "futures":
             # One message for all the chunks' tasks (a submit per chunk costs
             # a round of the event loop each: 2-4x the client-side time).
-            columns = [list(col) for col in zip(*rows)] if rows else []
             return self.client.map(_catching, [func] * n, *columns, list(range(n)),
                                    *[[a] * n for a in args], pure=False)
         task = dask.delayed(_catching, pure=False)
-        return [task(func, *row, i, *args) for i, row in enumerate(rows)]
+        return [task(func, *[c[i] for c in columns], i, *args) for i in range(n)]
 
     def keep(self, handles):
         """Handles made resident where the chunks are kept: arrays in ``local`` mode.

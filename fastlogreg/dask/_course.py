@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _validation as v
 from ..backends import DEFAULT_BACKEND, get_backend
-from ..training import check_learning_rate, check_num_iterations, gradient_descent
+from ..training import check_learning_rate, check_num_iterations, run_optimize
 from . import _inputs as inp
 from ._chunks import (
     PERSIST_FRACTION,
@@ -125,18 +125,5 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     learning_rate = check_learning_rate(learning_rate)
     kernels, data, targets, w_flat, dtype, w_shape, b = _setup(
         w, b, X, Y, backend, client, persist, evaluations=max(num_iterations, 1))
-
-    def on_record(iteration, cost):
-        if print_cost:
-            print(f"Cost after iteration {iteration}: {cost:f}")
-        if callback is not None:
-            callback(iteration, cost)
-
-    b, dw, db, costs = gradient_descent(kernels, w_flat, b, data, targets, np.empty(0),
-                                        num_iterations, learning_rate,
-                                        scale=1.0 / data.shape[1], on_record=on_record,
-                                        progress=progress)
-    params = {"w": w_flat.astype(dtype).reshape(w_shape), "b": float(b)}
-    grads = {"dw": dw.astype(dtype).reshape(w_shape), "db": float(db)}
-    return params, grads, costs
-
+    return run_optimize(kernels, data, targets, w_flat, b, dtype, w_shape, num_iterations,
+                        learning_rate, print_cost, callback, progress)
