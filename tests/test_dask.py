@@ -387,3 +387,40 @@ def test_course_bad_input(course, two_workers):
         warnings.simplefilter("error")  # a diverging run raises, it does not warn
         with pytest.raises(FloatingPointError, match="diverged"):
             optimize(np.zeros(6), 0.0, Xd * 1e155, Y, 200, 1e150)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def test_cli_train_on_dask_from_zarr_and_parquet(data, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    zarr = pytest.importorskip("zarr")
+    from fastlogreg.cli import main
+    X, y, _ = data
+    group = zarr.open_group(str(tmp_path / "d.zarr"), mode="w")
+    group.create_array("X", data=X, chunks=(1000, X.shape[1]))
+    group.create_array("y", data=y, chunks=(1000,))
+    frame = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    frame["label"] = y
+    frame["split"] = np.where(np.arange(len(y)) < 3000, "train", "test")
+    frame.to_parquet(tmp_path / "d.parquet")
+    reference = LogisticRegression().fit(da.from_array(X, chunks=1000), y)
+    with _cluster(2) as cluster:
+        code = main(["train", "--dask", cluster.scheduler_address, "--data",
+                     str(tmp_path / "d.zarr"), "--save", str(tmp_path / "m.npz")])
+        assert code == 0
+        out = capsys.readouterr().out
+        assert "in 4 chunks; 2 worker(s)" in out and "train accuracy:" in out
+        model = np.load(tmp_path / "m.npz")
+        np.testing.assert_array_equal(model["w"].ravel(), reference.coef_[0])
+        assert model["b"] == reference.intercept_[0]
+        assert main(["train", "--dask", cluster.scheduler_address, "--data",
+                     str(tmp_path / "d.parquet"), "--C", "inf"]) == 0
+        out = capsys.readouterr().out
+        assert "X 3000 x 6" in out and "test accuracy:" in out
+    # Without --dask, the same files are read into memory for gradient descent.
+    assert main(["train", "--data", str(tmp_path / "d.zarr"), "--iterations", "10",
+                 "--no-progress"]) == 0
+    assert "6 x 4000" in capsys.readouterr().out
+    assert main(["train", "--data", str(tmp_path / "missing.zarr")]) == 2
+    assert "no such file" in capsys.readouterr().err
