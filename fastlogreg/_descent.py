@@ -13,7 +13,7 @@ from ._jit import _clone, jit
 from ._scalar import is_finite
 
 
-def value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, *work):  # pragma: no cover
+def value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, work):  # pragma: no cover
     """Placeholder bound to a backend's kernel by :func:`bind_descent`."""
     raise NotImplementedError
 
@@ -36,7 +36,9 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     dw : ndarray of float64, shape (n,)
         Receives the last iteration's gradient with respect to ``w``.
     work : tuple
-        The kernel's workspace (empty for the explicit-loop kernels).
+        The kernel's trailing arguments (block size and gradient group for the
+        explicit-loop kernels, buffers for the vectorized ones), passed to the
+        bound kernel as one tuple.
     n_steps : int
         Iterations to run.
     lr : float
@@ -66,7 +68,8 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     db = 0.0
     for it in range(n_steps):
         want_cost = record and it == 0
-        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, True, dw, *work)
+        # work is passed whole: a call with *work could not be inlined (see bind_descent).
+        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, True, dw, work)
         db = scale * db_sum
         dw *= scale
         if l2 != 0.0:
@@ -85,30 +88,54 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     return b, cost, db, -1
 
 
-def bind_descent(kernel, name, compiled, cache=True):
+def bind_descent(kernel, name, compiled, parallel=False):
     """:func:`descend` calling ``kernel``, compiled or as plain Python.
 
     Parameters
     ----------
     kernel : callable
-        A ``value_and_grad`` kernel; a Numba dispatcher when ``compiled``.
+        ``kernel(w, b, X, y, sw, want_cost, want_grad, dw_out, work)``, the
+        compiled kernels' convention (trailing arguments in one tuple); a Numba
+        dispatcher when ``compiled``.  Plain-Python kernels take ``*work``.
     name : str
         Distinguishes the copy (and its Numba cache file).
     compiled : bool
         Compile in nopython mode (the kernel must be compiled too).
-    cache : bool
-        Cache the compiled loop on disk; False when ``kernel`` is parallel
-        (numba#8578: loading such a caller from the cache crashes).
+    parallel : bool, default False
+        Compile the loop parallel: ``kernel`` must then be an inlined
+        (``inline="always"``) serial dispatcher whose ``prange`` loops become
+        the loop's own (see ``BlockedKernels``).
     """
-    bind = {"value_and_grad": kernel}
     if compiled:
-        return jit(descend, suffix="_" + name, bind=bind, cache=cache)
-    plain = _clone(descend, "_" + name, bind)
+        bind = {"value_and_grad": kernel}
+    else:
+        bind = {"value_and_grad": without_work(kernel)}
+    return bind_loop(descend, bind, name, compiled, parallel=parallel)
 
-    def descend_quietly(*args):
+
+def bind_loop(loop, bind, name, compiled, cache=True, parallel=False):
+    """``loop`` with the globals in ``bind`` replaced, compiled or as plain Python.
+
+    The training loops (:func:`descend`, and
+    :func:`fastlogreg._gram_descent.descend_gram`) are written once and bound
+    per backend through this function; see :func:`bind_descent` for the
+    parameters.
+    """
+    if compiled:
+        return jit(loop, suffix="_" + name, bind=bind, cache=cache, parallel=parallel)
+    plain = _clone(loop, "_" + name, bind)
+
+    def run_quietly(*args):
         # A diverging step may overflow w; the next iteration detects it and
         # reports FloatingPointError, so NumPy's warning would only be noise
         # (compiled code does not warn).
         with np.errstate(over="ignore", invalid="ignore"):
             return plain(*args)
-    return descend_quietly
+    return run_quietly
+
+
+def without_work(kernel):
+    """A plain-Python kernel taking ``*work``, called as the loops call kernels (``work`` last)."""
+    def call(*args):
+        return kernel(*args[:-1], *args[-1])
+    return call

@@ -69,6 +69,16 @@ def _clone(func, suffix, bind=None):
     return clone
 
 
+#: What ``parallel=True`` turns into: only explicit ``prange`` loops run on
+#: threads.  Numba would otherwise also split array expressions and
+#: reductions such as ``np.sum(w * w)`` over threads, whose partial sums, and
+#: so whose bits, depend on the thread count; and each such conversion costs
+#: compile time.
+PRANGE_ONLY = {"prange": True, "numpy": False, "reduction": False, "setitem": False,
+               "inplace_binop": False, "comprehension": False, "stencil": False,
+               "fusion": False}
+
+
 #: For code whose rounding must be exact (range reductions): ``reassoc``
 #: would rewrite ``(x - k*hi) - k*lo`` as ``x - k*(hi + lo)``.
 EXACT_FASTMATH = frozenset({"contract"})
@@ -83,8 +93,8 @@ def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
     func : callable, optional
         The Python function to compile.  Without it, a decorator is returned.
     parallel : bool, default False
-        Compile with ``parallel=True`` so that ``numba.prange`` loops run on
-        Numba's thread pool.  A parallel build gets its own cache file.
+        Run ``numba.prange`` loops on Numba's thread pool (and nothing else:
+        :data:`PRANGE_ONLY`).  A parallel build gets its own cache file.
 
     Returns
     -------
@@ -107,7 +117,7 @@ def jit(func=None, *, parallel=False, suffix="", bind=None, fastmath=FASTMATH,
         suffix += "_parallel"
     func = _clone(func, f"{suffix}_{SOURCE_STAMP}", bind)
     options = dict(nogil=True, fastmath=set(fastmath), error_model="numpy", inline=inline,
-                   parallel=parallel)
+                   parallel=dict(PRANGE_ONLY) if parallel else False)
     if not cache:
         return numba.njit(cache=False, **options)(func)
     return _cached(numba.njit, func, **options)

@@ -12,8 +12,9 @@ import numbers
 import numpy as np
 
 from . import _validation as v
+from ._gram_descent import GramDescent, check_method, choose_method
 from .api import predict
-from .backends import DEFAULT_BACKEND, get_backend
+from .backends import DEFAULT_BACKEND, get_backend, get_gram_kernels
 
 #: The course records (and prints) the cost every this many iterations.
 RECORD_EVERY = 100
@@ -51,8 +52,13 @@ def _progress_bar(total, enabled):
 
 
 def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
-                     scale, l2=0.0, fit_intercept=True, on_record=None, progress=False):
+                     scale, l2=0.0, fit_intercept=True, on_record=None, progress=False,
+                     gram=None):
     """Drive :func:`fastlogreg._descent.descend` from record point to record point.
+
+    With ``gram`` (a backend's Gram kernels), the iterations run in the span
+    of the examples instead (:mod:`fastlogreg._gram_descent`): same
+    iterates up to rounding, same costs, callbacks and errors.
 
     Parameters
     ----------
@@ -71,6 +77,10 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
         ``on_record(iteration, cost)`` at every record point.
     progress : bool
         Show a tqdm progress bar.
+    gram : object, optional
+        From :func:`fastlogreg.backends.get_gram_kernels`: use ``method="gram"``.
+        Ignored when no iteration runs, or when ``X^T X`` overflows (the
+        primal loop then reports the divergence as usual).
 
     Returns
     -------
@@ -87,8 +97,20 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
         When the cost, a logit or the gradient stops being finite, naming the
         iteration and the learning rate.
     """
-    descend, X_kernel, work = kernels.prepare_descent(X)
     dw = np.zeros_like(w)
+    span = None
+    if gram is not None and num_iterations > 0:
+        span = GramDescent(gram, w, X, y, sw, scale, l2, fit_intercept)
+        if not span.finite:
+            span = None
+    if span is not None:
+        segment = span.run
+    else:
+        descend, X_kernel, work = kernels.prepare_descent(X)
+
+        def segment(b, steps, learning_rate, record):
+            return descend(w, b, X_kernel, y, sw, dw, work, steps, learning_rate, scale, l2,
+                           fit_intercept, record)
     costs = []
     bar = _progress_bar(num_iterations, progress)
     db = math.nan
@@ -99,8 +121,7 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
     try:
         for start in range(0, num_iterations, RECORD_EVERY):
             steps = min(RECORD_EVERY, num_iterations - start)
-            b, cost, db, stop = descend(w, b, X_kernel, y, sw, dw, work, steps,
-                                        learning_rate, scale, l2, fit_intercept, True)
+            b, cost, db, stop = segment(b, steps, learning_rate, True)
             if stop >= 0:
                 raise FloatingPointError(
                     f"training diverged at iteration {start + stop} with learning_rate="
@@ -114,11 +135,13 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
     finally:
         if bar is not None:
             bar.close()
+    if span is not None:
+        w[:], dw[:] = span.weights_and_gradient()
     return b, dw, db, costs
 
 
 def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False, *,
-             backend=DEFAULT_BACKEND, callback=None, progress=False):
+             backend=DEFAULT_BACKEND, callback=None, progress=False, method="auto"):
     """Learn ``w`` and ``b`` by batch gradient descent, as the course's ``optimize``.
 
     Parameters
@@ -141,6 +164,13 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
         ``callback(iteration, cost)`` every 100 iterations (iteration 0 too).
     progress : bool, default False
         Show a progress bar (needs tqdm).
+    method : {"auto", "primal", "gram"}, default "auto"
+        ``"primal"``: each iteration passes over X (``O(n m)``).  ``"gram"``:
+        iterate in the span of the examples, ``w = w0 + X a``, with
+        ``K = X^T X`` computed once (``O(n m^2)``), each iteration then
+        ``O(m^2)``; the same iterates up to rounding.  ``"auto"`` takes
+        ``"gram"`` when it is predicted faster and K fits in memory
+        (:func:`fastlogreg._gram_descent.choose_method`).
 
     Returns
     -------
@@ -175,17 +205,21 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     y = v.check_Y(Y, X)
     num_iterations = check_num_iterations(num_iterations)
     learning_rate = check_learning_rate(learning_rate)
+    if check_method(method) == "auto":
+        method = choose_method(X.shape[0], X.shape[1], num_iterations, backend)
+    gram = get_gram_kernels(backend) if method == "gram" else None
     return run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations,
-                        learning_rate, print_cost, callback, progress)
+                        learning_rate, print_cost, callback, progress, gram=gram)
 
 
 def run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations, learning_rate,
-                 print_cost, callback, progress):
+                 print_cost, callback, progress, gram=None):
     """:func:`optimize` on validated inputs (``fastlogreg.dask.optimize`` calls it too).
 
     ``X`` is what ``kernels.prepare_descent`` takes (an array, or chunks held
     by Dask) with ``X.shape == (n_x, m)``; ``dtype`` and ``w_shape`` shape
-    the outputs.  Returns ``(params, grads, costs)`` as :func:`optimize`.
+    the outputs; ``gram``: the Gram-space kernels for ``method="gram"`` (see
+    :func:`gradient_descent`).  Returns ``(params, grads, costs)`` as :func:`optimize`.
     """
     def on_record(iteration, cost):
         if print_cost:
@@ -196,14 +230,15 @@ def run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations, learn
     b, dw, db, costs = gradient_descent(kernels, w_flat, b, X, y, np.empty(0),
                                         num_iterations, learning_rate,
                                         scale=1.0 / X.shape[1], on_record=on_record,
-                                        progress=progress)
+                                        progress=progress, gram=gram)
     params = {"w": w_flat.astype(dtype).reshape(w_shape), "b": float(b)}
     grads = {"dw": dw.astype(dtype).reshape(w_shape), "db": float(db)}
     return params, grads, costs
 
 
 def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
-          print_cost=False, *, backend=DEFAULT_BACKEND, callback=None, progress=False):
+          print_cost=False, *, backend=DEFAULT_BACKEND, callback=None, progress=False,
+          method="auto"):
     """Train from zeros and predict, as the course's ``model``.
 
     Parameters
@@ -217,7 +252,7 @@ def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0
     print_cost : bool, default False
         Print the cost every 100 iterations and the train/test accuracy.
     backend : str, default "parallel"
-    callback, progress
+    callback, progress, method
         As for :func:`optimize`.
 
     Returns
@@ -235,7 +270,7 @@ def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0
     w = np.zeros((X_train.shape[0], 1))
     params, _, costs = optimize(w, 0.0, X_train, Y_train, num_iterations, learning_rate,
                                 print_cost, backend=backend, callback=callback,
-                                progress=progress)
+                                progress=progress, method=method)
     w, b = params["w"], params["b"]
     Y_prediction_train = predict(w, b, X_train, backend=backend)
     Y_prediction_test = predict(w, b, X_test, backend=backend)

@@ -104,9 +104,11 @@ def test_compare_json_holds_every_measurement(capsys, tmp_path):
     assert list(payload["backends"]) == list(BACKENDS)
     accuracies = set()
     for name, entry in payload["backends"].items():
-        assert set(entry["time"]) == {"forward", "cost", "gradients", "propagate", "train"}
+        assert set(entry["time"]) == {"forward", "cost", "gradients", "propagate", "train",
+                                      "train_gram"}
         assert all(t > 0 for t in entry["time"].values()), name
         assert entry["max_diff_kernels"] < 1e-12 and entry["max_diff_train"] < 1e-10
+        assert entry["max_diff_train_gram"] < 1e-10
         assert len(entry["costs"]) == 2
         accuracies.add((entry["train_accuracy"], entry["test_accuracy"]))
         assert (entry["first_call"] is None) == (name in ("python", "numpy"))
@@ -119,7 +121,7 @@ def test_compare_python_budget_skips_with_an_estimate(capsys, tmp_path):
                        "--python-budget", "0", "--json", str(path))
     assert code == 0
     python_row = next(line for line in out.splitlines() if line.startswith("  python "))
-    assert python_row.count("skipped (est. ") == 5
+    assert python_row.count("skipped (est. ") == 6
     assert "~ = against the python estimate" in out and "~" in out.split("speed-up over python")[1]
     entry = json.loads(path.read_text())["backends"]["python"]
     assert set(entry["skipped"]) == set(entry["time"]) and all(v > 0 for v in

@@ -10,6 +10,7 @@ largely cancels.  Run from the repository root::
     python tools/perf_report.py --update-readme   # write that table into README.md
     python tools/perf_report.py --backends # propagate of every backend / numpy
     python tools/perf_report.py --roofline [--update-readme]  # time per pass / one gemv
+    python tools/perf_report.py --gram     # model() on cat-like data: auto (gram) / numpy
 
 Needs the ``bench`` extra (threadpoolctl) and, for target 9, scikit-learn.
 """
@@ -177,6 +178,26 @@ def optimize_ratio(n, m, iterations, backend, repeat, reference="numpy", order="
     return ratios_over_rounds([run(backend), run(reference)], repeat, rounds)[0]
 
 
+def gram_model_ratio(repeat, rounds, backend="parallel"):
+    """``model()`` on the cat-like data, ``method="auto"`` over the numpy backend's primal loop.
+
+    The course's run: 12288 x 209 (F order, as the course flattens its
+    pictures), 2000 iterations at learning rate 0.005, from zeros.  ``auto``
+    takes ``"gram"`` there (``K = X^T X`` once, then 209 x 209 per iteration).
+    Both are timed in this process, in turn (:func:`ratios_over_rounds`).
+    """
+    from fastlogreg._gram_descent import choose_method
+    from fastlogreg.datasets import make_cat_like
+    data = make_cat_like()
+    chosen = choose_method(*data[0].shape, 2000, backend)
+
+    def run(**kwargs):
+        return lambda: flr.model(*data, num_iterations=2000, learning_rate=0.005, **kwargs)
+    ratio = ratios_over_rounds([run(backend=backend, method="auto"),
+                                run(backend="numpy", method="primal")], repeat, rounds)[0]
+    return ratio, chosen
+
+
 def single_thread_ratios(shapes, repeat):
     """``loop`` / ``vectorized`` propagate, one Numba thread and one BLAS thread."""
     code = f"""
@@ -286,6 +307,9 @@ def run(quick, processes):
                                backend="loop", repeat=repeat, order=order).inverse()
         rows.append((f"5. optimize 2000 it numpy / loop, 2x1000 {order} (speed-up)", speedup,
                      ">= 10"))
+    ratio, chosen = gram_model_ratio(1, rounds)
+    rows.append((f"10. model() cat-like 2000 it: parallel auto ({chosen}) / numpy primal",
+                 ratio, "<= 0.05"))
     shapes = [(12288, 209), (1000, 20000), (10, 200000)]
     for shape, ratio in single_thread_ratios(shapes, repeat).items():
         rows.append((f"6. one thread: loop / vectorized {shape}", ratio, "<= 1.25"))
@@ -326,7 +350,10 @@ def backend_ratios(repeat=5):
 def _header():
     """Versions, threads and load of this run, one line."""
     import numba
-    return (f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
+
+    from fastlogreg.cli._common import cpu_summary
+    return (f"CPU: {cpu_summary()}\n\n"
+            f"fastlogreg {flr.__version__}, numba {numba.__version__}, numpy "
             f"{np.__version__}, threading layer {numba.threading_layer()}, "
             f"{numba.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
             f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")
@@ -354,6 +381,9 @@ def main(argv=None):
     parser.add_argument("--roofline", action="store_true",
                         help="only the time of the logits pass, the fused kernel and numpy "
                              "as multiples of one gemv (with --update-readme: into README)")
+    parser.add_argument("--gram", action="store_true",
+                        help="only target 10: model() on the cat-like data, method='auto' "
+                             "(gram) over numpy's primal loop")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the Markdown table between README.md's perf markers")
     args = parser.parse_args(argv)
@@ -361,6 +391,13 @@ def main(argv=None):
         args.processes = 1 if args.quick else 3
     if args.backends:
         print(backend_ratios())
+        return
+    if args.gram:
+        ratio, chosen = gram_model_ratio(1, 2 if args.quick else 3)
+        print(_header())
+        print(f"model() cat-like 12288x209 F, 2000 it at 0.005: parallel method='auto' "
+              f"({chosen}) / numpy method='primal': {ratio:.3g} (rounds {_range(ratio)}; "
+              "goal <= 0.05)")
         return
     if args.roofline:
         table = roofline(ROOFLINE_SHAPES, 3 if args.quick else 5, 2 if args.quick else 5)

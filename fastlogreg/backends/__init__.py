@@ -11,6 +11,11 @@ Every backend object has
     The training loop :func:`fastlogreg._descent.descend` bound to the kernel
     for X's layout (compiled for the compiled backends).
 
+and :func:`get_gram_kernels` gives, per backend, the kernels of gradient
+descent in the span of the examples (:mod:`fastlogreg._gram_descent`):
+``gram(X)`` (``X^T X``, float64), ``matmul(X, C)`` (``X @ C``, float64) and
+``prepare(X) -> (descend_gram, work)``.
+
 Inputs are trusted (the public layer validates them): ``w`` is float64
 ``(n,)``, ``X`` is float32/float64 ``(n, m)`` in any layout, ``y`` has X's
 dtype, ``n_bad`` counts examples whose logit is not finite.  Creating the
@@ -18,11 +23,15 @@ registry compiles nothing; Numba compiles each kernel on first use.
 """
 
 import threading
+import warnings
+
+from numba.core.errors import NumbaPerformanceWarning
 
 from .blocked import BlockedKernels
-from .numpy_reference import NumpyKernels
-from .python_loops import PythonKernels
-from .vectorized import VectorizedKernels
+from .gram_blocked import BlockedGram
+from .numpy_reference import NumpyGram, NumpyKernels
+from .python_loops import PythonGram, PythonKernels
+from .vectorized import VectorizedGram, VectorizedKernels
 
 BACKENDS = ("python", "numpy", "loop", "parallel", "vectorized")
 #: The default backend of every public function: the fused, multi-threaded
@@ -59,11 +68,41 @@ class _Serialized:
 
     def prepare_descent(self, X):
         descend, X_kernel, work = self._kernels.prepare_descent(X)
+        return self._locked_loop(descend), X_kernel, work
 
+    def _locked_loop(self, descend):
+        """A compiled parallel training loop, run under the lock."""
         def locked_descend(*args):
-            with self._lock:
+            with self._lock, warnings.catch_warnings():
+                # The parallel training loops' array expressions (``w -= lr *
+                # dw``) are compiled as serial helpers on purpose
+                # (_jit.PRANGE_ONLY: no thread-count-dependent sums); Numba
+                # warns, when it compiles them, that it found nothing to
+                # parallelize.
+                warnings.filterwarnings("ignore", message=_NO_PARALLEL_TRANSFORM,
+                                        category=NumbaPerformanceWarning)
                 return descend(*args)
-        return locked_descend, X_kernel, work
+        return locked_descend
+
+
+_NO_PARALLEL_TRANSFORM = (r"\s*The keyword argument 'parallel=True' was specified "
+                          "but no transformation")
+
+
+class _SerializedGram(_Serialized):
+    """The Gram kernels of a parallel backend under the same process-wide lock."""
+
+    def gram(self, X):
+        with self._lock:
+            return self._kernels.gram(X)
+
+    def matmul(self, X, C):
+        with self._lock:
+            return self._kernels.matmul(X, C)
+
+    def prepare(self, X):
+        descend, work = self._kernels.prepare(X)
+        return self._locked_loop(descend), work
 
 
 _LOOP = BlockedKernels(parallel=False)
@@ -74,6 +113,28 @@ _REGISTRY = {
     "parallel": _Serialized(BlockedKernels(parallel=True, serial=_LOOP)),
     "vectorized": VectorizedKernels(),
 }
+
+
+_LOOP_GRAM = BlockedGram(parallel=False)
+_GRAM_REGISTRY = {
+    "python": PythonGram(),
+    "numpy": NumpyGram(),
+    "loop": _LOOP_GRAM,
+    "parallel": _SerializedGram(BlockedGram(parallel=True, serial=_LOOP_GRAM)),
+    "vectorized": VectorizedGram(),
+}
+
+
+def get_gram_kernels(name):
+    """The Gram-space descent kernels of backend ``name`` (see module notes).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`BACKENDS`.
+    """
+    get_backend(name)
+    return _GRAM_REGISTRY[name]
 
 
 def get_backend(name):

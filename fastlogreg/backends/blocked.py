@@ -31,6 +31,8 @@ short sums over features (eight rows, or strips of 1024 features) are formed
 in float32 before they join the float64 logits.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import prange
 
@@ -42,14 +44,11 @@ from .._tiling import (
     MIN_BLOCK,
     PACKED_MAX_FEATURES,
     PARALLEL_MIN_ELEMENTS,
-    SAMPLE_MAJOR_WIDE_G_BYTES,
-    WIDE_MAX_BYTES,
     WIDE_MAX_EXAMPLES,
     chunk_blocks,
-    feature_major_block,
+    current_tiling,
     part_bounds,
     plan_chunks,
-    sample_major_block,
     strip_length,
 )
 
@@ -189,8 +188,11 @@ def _gradient_rows(X, j0, j1, i0, nb, r, g):
 
 
 @jit
-def _gradient_feature_major(X, i0, nb, r, g, buf):
-    """``g += X[:, i0:i0+nb] @ r[:nb]`` for a feature-major X (block still in cache)."""
+def _gradient_feature_major(X, i0, nb, r, g, buf, group):
+    """``g += X[:, i0:i0+nb] @ r[:nb]`` for a feature-major X (block still in cache).
+
+    ``group`` (see :func:`_gradient_sample_major`) is unused: rows go eight at a time.
+    """
     _gradient_rows(X, 0, X.shape[0], i0, nb, r, g)
 
 
@@ -241,17 +243,18 @@ def _logits_sample_major(w, b, XT, i0, nb, z, buf):
 
 
 @jit
-def _gradient_sample_major(XT, i0, nb, r, g, buf):
-    """``g += XT[i0:i0+nb].T @ r[:nb]``, several examples per pass over ``g``.
+def _gradient_sample_major(XT, i0, nb, r, g, buf, group):
+    """``g += XT[i0:i0+nb].T @ r[:nb]``, ``group`` examples per pass over ``g``.
 
     Each pass loads and stores all of ``g``: when ``g`` is larger than L1
-    (:data:`SAMPLE_MAJOR_WIDE_G_BYTES`), eight examples share a pass (12288
-    features: 4 % faster), else four (1000 features: eight were 1.5 % slower).
+    (``group == 8``, :meth:`fastlogreg._tiling.Tiling.gradient_group`), eight
+    examples share a pass (12288 features: 4 % faster), else four (1000
+    features: eight were 1.5 % slower).
     """
     n = XT.shape[1]
     # Last examples first: the logits pass read them last (see _gradient_rows).
     i = nb
-    if n * 8 > SAMPLE_MAJOR_WIDE_G_BYTES:
+    if group == 8:
         while i >= 8:
             i -= 8
             x0, x1, x2, x3 = XT[i0 + i], XT[i0 + i + 1], XT[i0 + i + 2], XT[i0 + i + 3]
@@ -296,9 +299,9 @@ def _logits_packed(w, b, XT, i0, nb, z, buf):
 
 
 @jit
-def _gradient_packed(XT, i0, nb, r, g, buf):
+def _gradient_packed(XT, i0, nb, r, g, buf, group):
     """``g += XT[i0:i0+nb].T @ r[:nb]`` from the transposed copy :func:`_logits_packed` made."""
-    _gradient_feature_major(buf, 0, nb, r, g, buf)
+    _gradient_feature_major(buf, 0, nb, r, g, buf, group)
 
 
 @jit
@@ -374,21 +377,18 @@ def _dims_sample_major(XT):
 #: and :func:`value_and_grad_blocked` are compiled once per layout with these
 #: bound as their globals (``jit(..., bind=...)``).
 LAYOUTS = {
-    "feature_major": {"_dims": _dims_feature_major, "_block_size": feature_major_block,
-                      "_logits": _logits_feature_major,
+    "feature_major": {"_dims": _dims_feature_major, "_logits": _logits_feature_major,
                       "_gradient": _gradient_feature_major, "_workspace": _no_workspace},
-    "sample_major": {"_dims": _dims_sample_major, "_block_size": sample_major_block,
-                     "_logits": _logits_sample_major, "_gradient": _gradient_sample_major,
-                     "_workspace": _no_workspace},
+    "sample_major": {"_dims": _dims_sample_major, "_logits": _logits_sample_major,
+                     "_gradient": _gradient_sample_major, "_workspace": _no_workspace},
     # Sample-major X with few features, transposed block by block.
-    "packed": {"_dims": _dims_sample_major, "_block_size": feature_major_block,
-               "_logits": _logits_packed, "_gradient": _gradient_packed,
-               "_workspace": _packed_workspace},
+    "packed": {"_dims": _dims_sample_major, "_logits": _logits_packed,
+               "_gradient": _gradient_packed, "_workspace": _packed_workspace},
 }
-_dims = _block_size = _logits = _gradient = _workspace = None  # bound per layout
+_dims = _logits = _gradient = _workspace = None  # bound per layout
 
 
-def forward_blocked(w, b, X, out):
+def forward_blocked(w, b, X, out, work):
     """Sigmoid of the logits, block by block; see module notes.
 
     Parameters
@@ -400,6 +400,11 @@ def forward_blocked(w, b, X, out):
         contiguous along n (sample-major build, the view ``X.T``).
     out : ndarray, shape (m,)
         Receives ``sigmoid(w^T x_i + b)``.
+    work : tuple of int
+        ``(block, group)``: examples per block, a multiple of ``CHUNK_ALIGN``
+        (:class:`fastlogreg._tiling.Tiling` sizes it from the caches), and
+        examples per pass over the partial gradient (4 or 8; sample-major
+        only).  One tuple, the training loop's calling convention.
 
     Returns
     -------
@@ -407,7 +412,7 @@ def forward_blocked(w, b, X, out):
         Number of examples whose logit is not finite.
     """
     n, m = _dims(X)
-    block = _block_size(n, X.itemsize)
+    block, group = work
     n_chunks = plan_chunks(m, block)
     bad = np.zeros(n_chunks, dtype=np.int64)
     wx = in_dtype_of(w, X)
@@ -422,7 +427,7 @@ def forward_blocked(w, b, X, out):
     return bad.sum()
 
 
-def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
+def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Fused loss and gradient sums, block by block, one pass over X.
 
     Parameters
@@ -439,6 +444,8 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
         Which sums to compute (the other is returned as zeros).
     dw_out : ndarray of float64, shape (n,)
         Receives ``sum_i sw_i (a_i - y_i) x_i``.
+    work : tuple of int
+        As for :func:`forward_blocked`.
 
     Returns
     -------
@@ -450,7 +457,7 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
         Number of examples whose logit is not finite.
     """
     n, m = _dims(X)
-    block = _block_size(n, X.itemsize)
+    block, group = work
     n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
     part_dw = np.empty((n_chunks, n if want_grad else 0))
@@ -472,7 +479,7 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out):
             part[c, 1] += db
             part[c, 2] += bad
             if want_grad:
-                _gradient(X, i0, nb, r, part_dw[c], buf)
+                _gradient(X, i0, nb, r, part_dw[c], buf, group)
     # The merge is split over features, each slice summing chunks in order.
     n_slices = plan_chunks(n, MIN_BLOCK)
     for k in prange(n_slices):
@@ -506,15 +513,15 @@ def _wide_logits(w, b, X):
     return z
 
 
-def forward_wide(w, b, X, out):
+def forward_wide(w, b, X, out, work):
     """Sigmoid of the logits for a wide feature-major X (few examples, many features).
 
-    Same parameters and returns as :func:`forward_blocked`.
+    Same parameters and returns as :func:`forward_blocked` (``work`` is ``()``).
     """
     return _block_sigmoid(_wide_logits(w, b, X), out)
 
 
-def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
+def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Loss and gradient sums for a wide feature-major X (few examples, many features).
 
     With few examples, blocks of examples would make short row segments and
@@ -523,7 +530,7 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
     chunk of rows computes its own entries of the gradient.  X is read twice,
     the second time from cache (used only while X fits in the last-level
     cache).  Same parameters and returns as
-    :func:`value_and_grad_blocked`.
+    :func:`value_and_grad_blocked` (``work`` is ``()``).
     """
     n, m = X.shape
     z = _wide_logits(w, b, X)
@@ -536,6 +543,44 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out):
             j0, j1 = part_bounds(c, n_chunks, 0, n)
             _gradient_rows(X, j0, j1, 0, m, r, dw_out)
     return loss, db, bad
+
+
+class Plan(NamedTuple):
+    """What the explicit-loop kernels run on one X: the outcome of every dispatch decision.
+
+    Attributes
+    ----------
+    path : str
+        ``"<build>/<layout>"``: the build (``serial``, ``parallel``) and the
+        layout's kernels (``feature_major``, ``wide``, ``packed``,
+        ``sample_major``), for the sample-major kernels followed by
+        ``/g4`` or ``/g8`` (examples per pass over the gradient) and, for
+        float32 data longer than one strip, ``/strips``.  :func:`all_paths`
+        lists every value.
+    kernels : BlockedKernels
+        The build that runs.
+    layout : str
+        Key of the kernels (``forward_<layout>``, ...).
+    X : ndarray
+        X as the kernels want it: ``X`` or, sample-major, the view ``X.T``.
+    work : tuple
+        The kernels' last argument: ``(block, group)``, or ``()`` (wide).
+    """
+
+    path: str
+    kernels: object
+    layout: str
+    X: np.ndarray
+    work: tuple
+
+    def forward(self, w, b, out):
+        """Run the plan's forward kernel."""
+        return getattr(self.kernels, "forward_" + self.layout)(w, b, self.X, out, self.work)
+
+    def value_and_grad(self, w, b, y, sw, want_cost, want_grad, dw_out):
+        """Run the plan's fused value-and-gradient kernel."""
+        return getattr(self.kernels, "value_and_grad_" + self.layout)(
+            w, b, self.X, y, sw, want_cost, want_grad, dw_out, self.work)
 
 
 class BlockedKernels:
@@ -563,49 +608,56 @@ class BlockedKernels:
         self.forward_wide = jit(forward_wide, parallel=parallel)
         self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
-        # A cached function calling a parallel one segfaults when loaded from
-        # the cache (numba#8578): the parallel training loops are compiled
-        # once per process instead (about a second), their kernels stay cached.
-        self._descend_feature_major = bind_descent(
-            self.value_and_grad_feature_major, name + "_feature_major", compiled=True,
-            cache=not parallel)
-        self._descend_sample_major = bind_descent(
-            self.value_and_grad_sample_major, name + "_sample_major", compiled=True,
-            cache=not parallel)
-        self._descend_wide = bind_descent(self.value_and_grad_wide, name + "_wide",
-                                          compiled=True, cache=not parallel)
-        self._descend_packed = bind_descent(self.value_and_grad_packed, name + "_packed",
-                                            compiled=True, cache=not parallel)
+        for layout in (*LAYOUTS, "wide"):
+            kernel = getattr(self, "value_and_grad_" + layout)
+            if parallel:
+                # A cached function calling a parallel one segfaults when
+                # loaded from the cache (numba#8578), and compiling the
+                # training loop in every process cost 2-3 s.  Instead the
+                # kernel is inlined (Numba IR) into the training loop, which
+                # is compiled parallel itself: its prange loops join the
+                # loop's parallel region, and the whole is cached.
+                body, helpers = ((value_and_grad_wide, None) if layout == "wide"
+                                 else (value_and_grad_blocked, LAYOUTS[layout]))
+                kernel = jit(body, suffix=f"_{layout}_inline", bind=helpers, inline="always")
+            setattr(self, f"_descend_{layout}", bind_descent(
+                kernel, f"{name}_{layout}", compiled=True, parallel=parallel))
 
-    def _for(self, X):
-        """The kernels to run on X: the serial build when X is too small to share."""
+    def plan(self, X):
+        """Every dispatch decision for X, made once: see :class:`Plan`.
+
+        The build (serial below ``PARALLEL_MIN_ELEMENTS`` elements), the
+        layout's kernels, and the block size and gradient group that the
+        running CPU's caches give (:func:`fastlogreg._tiling.current_tiling`).
+        """
+        kernels = self
         if self._serial is not None and X.size < PARALLEL_MIN_ELEMENTS:
-            return self._serial
-        return self
+            kernels = self._serial
+        build = "parallel" if kernels.parallel else "serial"
+        tiling = current_tiling()
+        n, itemsize = X.shape[0], X.itemsize
+        if is_packed(X):
+            work = (tiling.feature_major_block(n, itemsize), 4)
+            return Plan(build + "/packed", kernels, "packed", X.T, work)
+        if is_sample_major(X):
+            group = tiling.gradient_group(n)
+            path = f"{build}/sample_major/g{group}"
+            if strip_length(itemsize, n) < n:
+                path += "/strips"
+            work = (tiling.sample_major_block(n, itemsize), group)
+            return Plan(path, kernels, "sample_major", X.T, work)
+        if is_wide(X, tiling):
+            return Plan(build + "/wide", kernels, "wide", X, ())
+        work = (tiling.feature_major_block(n, itemsize), 4)
+        return Plan(build + "/feature_major", kernels, "feature_major", X, work)
 
     def forward(self, w, b, X, out):
         """Write ``sigmoid(w^T X + b)`` to ``out``; return the non-finite count."""
-        kernels = self._for(X)
-        if is_packed(X):
-            return kernels.forward_packed(w, b, X.T, out)
-        if is_sample_major(X):
-            return kernels.forward_sample_major(w, b, X.T, out)
-        if is_wide(X):
-            return kernels.forward_wide(w, b, X, out)
-        return kernels.forward_feature_major(w, b, X, out)
+        return self.plan(X).forward(w, b, out)
 
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
-        kernels = self._for(X)
-        if is_packed(X):
-            return kernels.value_and_grad_packed(w, b, X.T, y, sw, want_cost, want_grad, dw_out)
-        if is_sample_major(X):
-            return kernels.value_and_grad_sample_major(w, b, X.T, y, sw, want_cost,
-                                                       want_grad, dw_out)
-        if is_wide(X):
-            return kernels.value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out)
-        return kernels.value_and_grad_feature_major(w, b, X, y, sw, want_cost,
-                                                    want_grad, dw_out)
+        return self.plan(X).value_and_grad(w, b, y, sw, want_cost, want_grad, dw_out)
 
     def prepare_descent(self, X):
         """The compiled descent for X's layout, X as its kernel wants it, and its workspace.
@@ -617,21 +669,34 @@ class BlockedKernels:
         X_kernel : ndarray
             ``X`` or, for sample-major data, the view ``X.T``.
         work : tuple
-            Empty: these kernels need no workspace.
+            The kernel's trailing arguments (block size and gradient group).
         """
-        kernels = self._for(X)
-        if is_packed(X):
-            return kernels._descend_packed, X.T, ()
-        if is_sample_major(X):
-            return kernels._descend_sample_major, X.T, ()
-        if is_wide(X):
-            return kernels._descend_wide, X, ()
-        return kernels._descend_feature_major, X, ()
+        plan = self.plan(X)
+        return getattr(plan.kernels, "_descend_" + plan.layout), plan.X, plan.work
 
 
-def is_wide(X):
+def all_paths(parallel):
+    """Every :attr:`Plan.path` that a build can take.
+
+    Parameters
+    ----------
+    parallel : bool
+        The ``parallel`` backend (both builds) or ``loop`` (the serial one).
+
+    Returns
+    -------
+    frozenset of str
+    """
+    builds = ("serial", "parallel") if parallel else ("serial",)
+    layouts = ("feature_major", "wide", "packed", "sample_major/g4", "sample_major/g8",
+               "sample_major/g4/strips", "sample_major/g8/strips")
+    return frozenset(f"{build}/{layout}" for build in builds for layout in layouts)
+
+
+def is_wide(X, tiling=None):
     """True for a feature-major X with few examples that fits in the last-level cache."""
-    return X.shape[1] <= WIDE_MAX_EXAMPLES and X.nbytes <= WIDE_MAX_BYTES
+    tiling = tiling or current_tiling()
+    return X.shape[1] <= WIDE_MAX_EXAMPLES and X.nbytes <= tiling.wide_max_bytes
 
 
 def is_packed(X):

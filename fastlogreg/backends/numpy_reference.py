@@ -9,6 +9,7 @@ the sums over examples are float64.
 import numpy as np
 
 from .._descent import bind_descent
+from .._gram_descent import bind_gram_descent
 
 
 def sigmoid(z):
@@ -62,19 +63,101 @@ class NumpyKernels:
         See ``fastlogreg.backends.blocked.value_and_grad_blocked`` for
         the meaning of the arguments.
         """
-        Y = y.reshape(1, -1)
         Z = np.dot(w.astype(X.dtype).reshape(1, -1), X) + b    # (1, m)
-        A = sigmoid(Z)
-        dZ = A - Y
-        cost = 0.0
-        if want_cost:
-            losses = log_loss(Z, Y)
-            if sw.size:
-                losses = losses * sw
-            cost = float(np.sum(losses, dtype=np.float64))
-        if sw.size:
-            dZ = dZ * sw
+        cost, dZ, n_bad = _terms(Z, y.reshape(1, -1), sw, want_cost)
         if want_grad:
             dw_out[:] = np.dot(X, dZ.T).ravel()                 # (n, 1)
-        db = float(np.sum(dZ, dtype=np.float64))
-        return cost, db, int(np.count_nonzero(~np.isfinite(Z)))
+        return cost, float(np.sum(dZ, dtype=np.float64)), n_bad
+
+
+def _terms(Z, Y, sw, want_cost):
+    """Loss sum, (weighted) residuals ``dZ`` and non-finite count, from the logits ``Z``."""
+    A = sigmoid(Z)
+    dZ = A - Y
+    cost = 0.0
+    if want_cost:
+        losses = log_loss(Z, Y)
+        if sw.size:
+            losses = losses * sw
+        cost = float(np.sum(losses, dtype=np.float64))
+    if sw.size:
+        dZ = dZ * sw
+    return cost, dZ, int(np.count_nonzero(~np.isfinite(Z)))
+
+
+#: Bytes of X converted to float64 at a time by the float32 products below.
+_F64_BLOCK_BYTES = 8 << 20
+
+
+# Overflow (entries of X beyond ~1e154) is reported by the caller, which then
+# runs the primal loop: no NumPy warning.
+@np.errstate(over="ignore", invalid="ignore")
+def gram_matrix(X):
+    """``K = X^T X`` in float64 through BLAS (syrk).
+
+    float32 X is converted to float64 a block of features at a time, so that
+    K is accumulated in float64 (see :mod:`fastlogreg._gram_descent`) without
+    a float64 copy of all of X.
+    """
+    if X.dtype == np.float64:
+        return X.T @ X
+    n, m = X.shape
+    rows = max(1, _F64_BLOCK_BYTES // (8 * m))
+    K = np.zeros((m, m))
+    for j0 in range(0, n, rows):
+        B = X[j0:j0 + rows].astype(np.float64)
+        K += B.T @ B
+    return K
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def matmul(X, C):
+    """``X @ C`` in float64 through BLAS (float32 X converted by blocks of rows).
+
+    Parameters
+    ----------
+    X : ndarray of float32 or float64, shape (p, q)
+    C : ndarray of float64, shape (q, k)
+
+    Returns
+    -------
+    ndarray of float64, shape (p, k)
+    """
+    if X.dtype == np.float64:
+        return X @ C
+    rows = max(1, _F64_BLOCK_BYTES // (8 * X.shape[1]))
+    out = np.empty((X.shape[0], C.shape[1]))
+    for j0 in range(0, X.shape[0], rows):
+        out[j0:j0 + rows] = X[j0:j0 + rows].astype(np.float64) @ C
+    return out
+
+
+class NumpyGram:
+    """Gradient descent in the span of the examples, as the course would write it.
+
+    ``K = X.T @ X`` once, then each iteration is ``Z = c z0 + np.dot(K, a) + b``
+    followed by the course's formulas; the loop is plain Python
+    (:func:`fastlogreg._gram_descent.descend_gram`).
+    """
+
+    def __init__(self):
+        self._descend = bind_gram_descent(self.gram_terms, "numpy", compiled=False)
+
+    gram = staticmethod(gram_matrix)
+    matmul = staticmethod(matmul)
+
+    def prepare(self, X):
+        """The training loop over :meth:`gram_terms` and its (empty) workspace."""
+        return self._descend, ()
+
+    @np.errstate(over="ignore", invalid="ignore")
+    def gram_terms(self, K, a, c, z0, b, y, sw, want_cost, r_out, kz_out):
+        """Logits ``c z0 + K a + b``; residuals to ``r_out``, ``K a`` to ``kz_out``.
+
+        Returns ``(loss_sum, db_sum, n_bad)`` as :meth:`NumpyKernels.value_and_grad`.
+        """
+        kz_out[:] = np.dot(K, a)
+        Z = c * z0 + kz_out + b
+        cost, dZ, n_bad = _terms(Z, y, sw, want_cost)
+        r_out[:] = dZ
+        return cost, float(np.sum(dZ)), n_bad

@@ -7,7 +7,10 @@ backends can be measured against it.  Only practical for small data.
 
 import math
 
+import numpy as np
+
 from .._descent import bind_descent
+from .._gram_descent import bind_gram_descent
 
 
 def _sigmoid(z):
@@ -54,14 +57,79 @@ class PythonKernels:
             if not math.isfinite(z):
                 bad += 1
                 continue
-            s = float(sw[i]) if len(sw) else 1.0
-            yi = float(y[i])
-            dz = (_sigmoid(z) - yi) * s
-            if want_cost:
-                cost += s * ((max(z, 0.0) - yi * z) + math.log1p(math.exp(-abs(z))))
+            dz, loss = _example_terms(z, y, sw, i, want_cost)
+            cost += loss
             if want_grad:
                 for j in range(n):
                     dw[j] += float(X[j, i]) * dz
             db += dz
         dw_out[:] = dw
+        return cost, db, bad
+
+
+def _example_terms(z, y, sw, i, want_cost):
+    """Weighted residual and loss of example ``i`` from its (finite) logit ``z``."""
+    s = float(sw[i]) if len(sw) else 1.0
+    yi = float(y[i])
+    dz = (_sigmoid(z) - yi) * s
+    loss = 0.0
+    if want_cost:
+        loss = s * ((max(z, 0.0) - yi * z) + math.log1p(math.exp(-abs(z))))
+    return dz, loss
+
+
+class PythonGram:
+    """Gradient descent in the span of the examples with plain-Python loops."""
+
+    def __init__(self):
+        self._descend = bind_gram_descent(self.gram_terms, "python", compiled=False)
+
+    def prepare(self, X):
+        """The training loop over :meth:`gram_terms` and its (empty) workspace."""
+        return self._descend, ()
+
+    def gram(self, X):
+        """``K[i][k] = sum_j X[j, i] X[j, k]``, one loop per index (float64)."""
+        n, m = X.shape
+        K = np.zeros((m, m))
+        for i in range(m):
+            for k in range(i + 1):
+                s = 0.0
+                for j in range(n):
+                    s += float(X[j, i]) * float(X[j, k])
+                K[i, k] = K[k, i] = s
+        return K
+
+    def matmul(self, X, C):
+        """``X @ C`` with explicit loops (float64)."""
+        p, q = X.shape
+        out = np.zeros((p, C.shape[1]))
+        for r in range(p):
+            for k in range(C.shape[1]):
+                s = 0.0
+                for j in range(q):
+                    s += float(X[r, j]) * float(C[j, k])
+                out[r, k] = s
+        return out
+
+    def gram_terms(self, K, a, c, z0, b, y, sw, want_cost, r_out, kz_out):
+        """Logits ``c z0 + K a + b``; residuals to ``r_out``, ``K a`` to ``kz_out``."""
+        m = len(a)
+        cost = 0.0
+        db = 0.0
+        bad = 0
+        for i in range(m):
+            s = 0.0
+            for k in range(m):
+                s += float(K[i, k]) * float(a[k])
+            kz_out[i] = s
+            z = c * float(z0[i]) + s + b
+            if not math.isfinite(z):
+                bad += 1
+                r_out[i] = 0.0
+                continue
+            dz, loss = _example_terms(z, y, sw, i, want_cost)
+            r_out[i] = dz
+            cost += loss
+            db += dz
         return cost, db, bad

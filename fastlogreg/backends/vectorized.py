@@ -14,8 +14,10 @@ import numpy as np
 
 from .._casting import in_dtype_of
 from .._descent import bind_descent
+from .._gram_descent import bind_gram_descent
 from .._jit import jit, ufunc
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
+from .numpy_reference import gram_matrix, matmul
 
 
 @ufunc
@@ -74,6 +76,37 @@ def _logits_finite(z):
 
 
 @jit
+def _terms_into(z, b, y, sw, want_cost, t):
+    """Loss sum and residual sum of the logits ``z + b``; (weighted) residuals to ``t``.
+
+    Parameters
+    ----------
+    z : ndarray, shape (m,)
+        Logits without the bias.
+    b : float
+    y, sw
+        Labels and sample weights (``sw`` may be empty).
+    want_cost : bool
+    t : ndarray of float64, shape (m,)
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    """
+    weighted = sw.shape[0] > 0
+    loss = 0.0
+    if want_cost:
+        loss_ufunc(z, b, y, t)
+        if weighted:
+            t *= sw
+        loss = t.sum()
+    residual_ufunc(z, b, y, t)
+    if weighted:
+        t *= sw
+    return loss, t.sum()
+
+
+@jit
 def forward_into(w, b, X, out, z):
     """``out = sigmoid(w^T X + b)`` via one gemv and one ufunc.
 
@@ -97,15 +130,15 @@ def forward_into(w, b, X, out, z):
 
 
 @jit
-def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
+def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     """Loss, residual and gradient sums with gemvs and ufuncs.
 
     Parameters
     ----------
     w, b, X, y, sw, want_cost, want_grad, dw_out
         As for the explicit-loop kernels (``fastlogreg._blocked``).
-    z, t, r : ndarray
-        Workspace from :func:`workspace`.
+    work : tuple of ndarray
+        ``(z, t, r)``, the workspace from :func:`workspace`.
 
     Returns
     -------
@@ -113,22 +146,69 @@ def value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out, z, t, r):
     n_bad : int
         1 if some logit is not finite, else 0.
     """
-    weighted = sw.shape[0] > 0
+    z, t, r = work
     np.dot(in_dtype_of(w, X), X, z)
-    loss = 0.0
-    if want_cost:
-        loss_ufunc(z, b, y, t)
-        if weighted:
-            t *= sw
-        loss = t.sum()
-    residual_ufunc(z, b, y, t)
-    if weighted:
-        t *= sw
-    db = t.sum()
+    loss, db = _terms_into(z, b, y, sw, want_cost, t)
     if want_grad:
-        r[:] = t
-        dw_out[:] = np.dot(X, r)
+        _copy_into(t, r)
+        _copy_into(np.dot(X, r), dw_out)
     return loss, db, 0 if _logits_finite(z) else 1
+
+
+@jit
+def _copy_into(src, dst):
+    """``dst[:] = src`` (converting the dtype) as a loop.
+
+    An array-to-array slice assignment makes Numba compile its shape-mismatch
+    error message (string formatting of tuples): seconds of compile time for
+    a copy whose shapes are known to match.
+    """
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
+def gram_terms_into(K, a, c, z0, b, y, sw, want_cost, r_out, kz_out, work):
+    """Logits ``c z0 + K a + b`` by one gemv, residuals and loss by ufuncs.
+
+    Parameters
+    ----------
+    K, a, c, z0, b, y, sw, want_cost, r_out, kz_out
+        See :func:`fastlogreg._gram_descent.gram_terms`.
+    work : tuple
+        ``(z,)``: workspace for ``c z0 + K a`` (the bias is added in the ufuncs).
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+        1 if some logit is not finite, else 0.
+    """
+    z = work[0]
+    np.dot(K, a, kz_out)
+    for i in range(z.shape[0]):     # not z[:] = ...: see _copy_into
+        z[i] = c * z0[i] + kz_out[i]
+    loss, db = _terms_into(z, b, y, sw, want_cost, r_out)
+    return loss, db, 0 if _logits_finite(z) else 1
+
+
+class VectorizedGram:
+    """Gram-space descent: ``K`` from BLAS (as NumPy), each iteration a compiled gemv.
+
+    ``K`` and the final products are one-off BLAS calls, the same library
+    Numba's ``np.dot`` calls, so they are shared with the ``numpy`` backend;
+    the iterations run in nopython mode.
+    """
+
+    gram = staticmethod(gram_matrix)
+    matmul = staticmethod(matmul)
+
+    def __init__(self):
+        self._descend = bind_gram_descent(gram_terms_into, "vectorized", compiled=True)
+
+    def prepare(self, X):
+        """The compiled training loop and its workspace."""
+        return self._descend, (np.empty(X.shape[1]),)
 
 
 def _contiguous(X):
@@ -160,4 +240,4 @@ class VectorizedKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         X = _contiguous(X)
         return value_and_grad_into(w, b, X, y, sw, want_cost, want_grad, dw_out,
-                                   *workspace(X.shape[1], X))
+                                   workspace(X.shape[1], X))

@@ -349,7 +349,7 @@ def _cmd_compare(args):
              f"{args.learning_rate:g}"
              + (f"; the true model's accuracy: {_true_accuracies(true_model, data)}"
                 if true_model is not None else ""),
-             f"  CPU: {info['cpu']} ({info['logical_cpus']} logical CPUs); Numba threads: "
+             f"  CPU: {info['cpu_summary']} ({info['logical_cpus']} logical CPUs); Numba threads: "
              f"{info['numba_threads']}"
              + (f" ({info['threading_layer']} layer)" if info["threading_layer"] else "")
              + (f"; BLAS: {info['blas']}" if "blas" in info else ""),

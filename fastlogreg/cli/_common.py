@@ -63,6 +63,36 @@ def cpu_model():
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def cpu_vector_isa():
+    """The widest x86 vector extension the CPU reports (``AVX-512``, ``AVX2``, ...), or ``""``."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                       ("avx", "AVX"), ("sse2", "SSE2")):
+                        if flag in flags:
+                            return name
+                    return ""
+    except OSError:
+        pass
+    return ""
+
+
+def cpu_summary():
+    """One line naming the CPU, its vector extension and the cache sizes the kernels use.
+
+    Example: ``"AMD EPYC, AVX-512; caches L1d 32 KiB, L2 1024 KiB, L3 32768 KiB (sysfs)"``.
+    """
+    from .._tiling import current_tiling
+
+    caches = current_tiling().caches
+    isa = cpu_vector_isa()
+    return (f"{cpu_model()}{', ' + isa if isa else ''}; caches L1d {caches.l1d // 1024} KiB, "
+            f"L2 {caches.l2 // 1024} KiB, L3 {caches.l3 // 1024} KiB ({caches.source})")
+
+
 def machine_info():
     """Facts that explain a timing: CPU, cores, Numba threads, BLAS, versions.
 
@@ -75,6 +105,7 @@ def machine_info():
 
     info = {
         "cpu": cpu_model(),
+        "cpu_summary": cpu_summary(),
         "logical_cpus": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
         "numba_max_threads": numba.config.NUMBA_NUM_THREADS,

@@ -1,8 +1,10 @@
 """The measurements behind ``fastlogreg compare``.
 
-Every backend runs the same five jobs on the same data: ``forward``, ``cost``,
-``gradients``, ``propagate`` (at a fixed, seeded ``w``) and ``train`` (the
-course's ``optimize`` from zeros for N iterations).  The compiled backends are
+Every backend runs the same six jobs on the same data: ``forward``, ``cost``,
+``gradients``, ``propagate`` (at a fixed, seeded ``w``), ``train`` (the
+course's ``optimize`` from zeros for N iterations, ``method="primal"``: a pass
+over X per iteration) and ``train_gram`` (the same with ``method="gram"``: in
+the span of the examples, ``K = X^T X`` once).  The compiled backends are
 called once on the real data before any timing (Numba compiles, or loads from
 its cache, on the first call of each signature), and that first-call time is
 reported on its own.  Each job is then timed as the best of ``repeat`` runs of
@@ -22,7 +24,9 @@ import fastlogreg as flr
 
 from ._common import accuracy, progress_bar
 
-JOBS = ("forward", "cost", "gradients", "propagate", "train")
+JOBS = ("forward", "cost", "gradients", "propagate", "train", "train_gram")
+#: The training jobs and their ``method``.
+TRAIN_METHODS = {"train": "primal", "train_gram": "gram"}
 #: A timed loop lasts at least this long (short loops, many of them: the best of
 #: several short samples resists a busy machine better than a few long ones);
 #: calls this long or longer are timed once.
@@ -65,16 +69,18 @@ def _time_call(fn, repeat):
 
 
 def _jobs(backend, w, X, Y, iterations, learning_rate):
-    """The five jobs of one backend, as zero-argument callables."""
+    """The jobs of one backend, as zero-argument callables."""
     w0 = np.zeros((X.shape[0], 1))
-    return {
+    jobs = {
         "forward": lambda: flr.forward(w, 0.0, X, backend=backend),
         "cost": lambda: flr.cost(w, 0.0, X, Y, backend=backend),
         "gradients": lambda: flr.gradients(w, 0.0, X, Y, backend=backend),
         "propagate": lambda: flr.propagate(w, 0.0, X, Y, backend=backend),
-        "train": lambda: flr.optimize(w0, 0.0, X, Y, iterations, learning_rate,
-                                      backend=backend),
     }
+    for job, method in TRAIN_METHODS.items():
+        jobs[job] = (lambda method=method: flr.optimize(w0, 0.0, X, Y, iterations, learning_rate,
+                                                        backend=backend, method=method))
+    return jobs
 
 
 def _outputs(job, result):
@@ -126,11 +132,19 @@ def _python_estimates(w, X, Y, iterations, learning_rate):
     k = min(m, max(1, _PROBE_ELEMENTS // n))
     small = _jobs("python", w, X[:, :k], Y[:, :k], min(iterations, 1), learning_rate)
     estimates = {}
-    for job in JOBS:
+    for job in JOBS[:-1]:
         start = time.perf_counter()
         small[job]()
         seconds = (time.perf_counter() - start) * (m / k)
         estimates[job] = seconds * iterations if job == "train" else seconds
+    # Gram: K and each iteration grow as m^2; time 1 and 2 iterations to part them.
+    seconds = []
+    for steps in (1, 2):
+        start = time.perf_counter()
+        _jobs("python", w, X[:, :k], Y[:, :k], steps, learning_rate)["train_gram"]()
+        seconds.append(time.perf_counter() - start)
+    step = max(seconds[1] - seconds[0], 0.0)
+    estimates["train_gram"] = ((seconds[0] - step) + step * iterations) * (m / k) ** 2
     return estimates
 
 
@@ -164,7 +178,8 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
         ``{"backends": {name: {...}}, "reference": "numpy"}``; per backend:
         ``time`` (job -> best seconds or None), ``samples``, ``skipped`` (job ->
         estimated seconds), ``first_call`` (seconds, compiled backends),
-        ``max_diff_kernels``, ``max_diff_train``, ``train_accuracy``,
+        ``max_diff_kernels``, ``max_diff_train``, ``max_diff_train_gram`` (against
+        numpy's primal training), ``train_accuracy``,
         ``test_accuracy``, ``costs`` (every 100 iterations), ``final_cost`` (after
         the last iteration).
     """
@@ -173,7 +188,8 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
     reference = {}
     if "numpy" not in backends:  # the oracle still defines "max |diff|"
         for job, fn in _jobs("numpy", *args).items():
-            reference[job] = _outputs(job, fn())
+            if job != "train_gram":     # both methods are checked against the primal loop
+                reference[job] = _outputs(job, fn())
     compiled = [name for name in backends if name not in ("python", "numpy")]
     # Validation has small compiled helpers (e.g. the label check) that are
     # compiled or loaded on their first call: do that here, on a slice with
@@ -219,16 +235,18 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
                     entry["time"][job] = best
                     entry["samples"][job] = samples
                     outputs = _outputs(job, result)
-                    if name == "numpy":
+                    if name == "numpy" and job != "train_gram":
                         reference[job] = outputs
-                    diffs[job] = _max_abs_diff(outputs, reference[job])
+                    # Both methods against numpy's course loop (method="primal").
+                    diffs[job] = _max_abs_diff(outputs, reference[job.replace("_gram", "")])
                     if job == "train":
                         trained = result
                 if bar is not None:
                     bar.update(1)
-            kernel_diffs = [diffs[j] for j in JOBS[:-1] if j in diffs]
+            kernel_diffs = [diffs[j] for j in JOBS if j in diffs and j not in TRAIN_METHODS]
             entry["max_diff_kernels"] = max(kernel_diffs) if kernel_diffs else None
             entry["max_diff_train"] = diffs.get("train")
+            entry["max_diff_train_gram"] = diffs.get("train_gram")
             entry["train_accuracy"] = entry["test_accuracy"] = None
             entry["costs"] = entry["final_cost"] = None
             if trained is not None:

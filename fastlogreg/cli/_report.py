@@ -15,8 +15,12 @@ def format_estimate(seconds):
 
 
 def job_label(job, iterations):
-    """Column name of a job (``train`` carries its iteration count)."""
-    return f"train {iterations} it" if job == "train" else job
+    """Column name of a job (training jobs carry their iteration count and method)."""
+    if job == "train":
+        return f"train {iterations} it"
+    if job == "train_gram":
+        return f"train {iterations} it, gram"
+    return job
 
 
 def _time_or_estimate(entry, job):
@@ -97,12 +101,14 @@ def render_tables(results, *, iterations, repeat):
         def percent(value):
             return "-" if value is None else f"{value:.1f} %"
 
+        gram = entry.get("max_diff_train_gram")
         rows.append([name, diff(entry["max_diff_kernels"]), diff(entry["max_diff_train"]),
+                     "-" if gram is None else f"{gram:.2g}",
                      percent(entry["train_accuracy"]), percent(entry["test_accuracy"])])
     blocks.append(format_table(
         "agreement with the numpy reference and accuracy after training",
         ["backend", "max |diff| kernels", f"max |diff| w,b,costs after {iterations} it",
-         "train accuracy", "test accuracy"], rows))
+         "same, gram", "train accuracy", "test accuracy"], rows))
     return "\n\n".join(blocks)
 
 
