@@ -73,7 +73,7 @@ def _assert_same_bits(a, b):
 
 
 def test_import_fastlogreg_does_not_import_dask():
-    code = ("import sys, fastlogreg, fastlogreg.sklearn; "
+    code = ("import sys, fastlogreg, fastlogreg.sklearn, fastlogreg.cli; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('dask', 'distributed'));"
             "assert not bad, bad")
@@ -124,6 +124,20 @@ def test_default_client_is_used(data):
         fitted = LogisticRegression().fit(Xd, yd)
         assert client.run(lambda: 1)  # the cluster is alive and was the one used
     _assert_same_bits(fitted, LogisticRegression().fit(Xd, yd))
+
+
+def test_parallel_kernels_on_two_threads_per_worker():
+    """Chunks big enough for the parallel build, two tasks at once in one worker:
+    the process-wide lock serializes them (no workqueue abort), same bits as serial."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((120_000, 6))
+    y = (X[:, 0] + rng.standard_normal(len(X)) > 0).astype(int)
+    Xd, yd = _dask(X, y, chunk=30_000)  # 180,000 elements per chunk: parallel build
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        parallel = LogisticRegression(backend="parallel", client=client).fit(Xd, yd)
+    _assert_same_bits(parallel, LogisticRegression(backend="loop").fit(Xd, yd))
 
 
 @pytest.mark.parametrize("params", [
