@@ -58,6 +58,8 @@ MACHINES = {
 LAYOUTS = ("C", "F", "strided")
 #: Shapes with more elements run on one backend and layout only (see test_sweep).
 BIG_ELEMENTS = 1 << 21
+#: The real machines' shapes kept by FASTLOGREG_SWEEP=small.
+SMALL_ELEMENTS = 1 << 18
 DTYPES = (np.float32, np.float64)
 COMPILED = ("loop", "parallel", "vectorized")
 
@@ -214,11 +216,14 @@ def test_sweep(backend, layout, dtype, machine, record_paths):
             # of MiB, and concern C order only (F order runs sample-major): run
             # those shapes on one backend and layout.  The tiny machine puts
             # the same thresholds at small shapes for every backend and layout.
-            # FASTLOGREG_SWEEP_BIG=0 leaves them out (CI's bounds-checked and
-            # baseline-CPU runs: the tiny machine takes the same paths there).
-            run_big = (backend, layout) == ("parallel", "C") and os.environ.get(
-                "FASTLOGREG_SWEEP_BIG", "1") != "0"
-            shapes = [s for s in shapes if s[0] * s[1] <= BIG_ELEMENTS or run_big]
+            # FASTLOGREG_SWEEP=small (CI's bounds-checked and baseline-CPU
+            # runs, where kernels run several times slower) keeps the real
+            # machines' shapes under SMALL_ELEMENTS: the tiny machine still
+            # takes every path there.
+            small = os.environ.get("FASTLOGREG_SWEEP", "full") == "small"
+            limit = SMALL_ELEMENTS if small else BIG_ELEMENTS
+            run_big = (backend, layout) == ("parallel", "C") and not small
+            shapes = [s for s in shapes if s[0] * s[1] <= limit or run_big]
         problems = _sweep_one(backend, machine, layout, dtype, shapes)
     assert not problems, "\n".join(problems[:20])
 
