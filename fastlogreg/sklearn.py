@@ -31,13 +31,11 @@ How it stays fast
   iterations (and passes over ``X``), at O(n_features) cost per correction.
 """
 
-import math
 import numbers
 import warnings
 
 import numba
 import numpy as np
-from scipy import optimize
 from scipy.special import expit, log_expit, logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -46,6 +44,16 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _validation as v
+from ._objective import (
+    LBFGS_MEMORY,
+    check_params,
+    check_sw_sum,
+    encode_classes,
+    fit_one_vs_rest,
+    minimize_lbfgs,
+    warm_start_point,
+)
+from ._objective import Problem as _Problem
 from .backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from .training import check_learning_rate, gradient_descent
 
@@ -61,8 +69,6 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 __all__ = ["GD_CHECK_EVERY", "LBFGS_MEMORY", "LogisticRegression"]
 
-#: Corrections kept by L-BFGS-B (scipy's ``maxcor``).
-LBFGS_MEMORY = 30
 #: Gradient-descent iterations between two convergence checks of ``solver="gd"``.
 GD_CHECK_EVERY = 10
 #: The float dtypes the kernels compute in; other inputs become float64.
@@ -194,36 +200,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                               accept_sparse=_SPARSE, accept_large_sparse=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError("LogisticRegression needs samples of at least 2 classes in the "
-                             f"data; got one class: {classes[0]!r}")
+        n_problems = encode_classes(classes)
         n_samples, n_features = X.shape
         sw = v.check_sample_weight(sample_weight, n_samples)
-        sw_sum = float(sw.sum()) if sw.shape[0] else float(n_samples)
-        if not sw_sum > 0:
-            raise ValueError("sample_weight must have a positive sum; got all zeros")
+        sw_sum = check_sw_sum(float(sw.sum()) if sw.shape[0] else float(n_samples))
 
         kernels = get_backend(params["backend"])
         # (n_features, n_samples): the kernels' layout, a view (CSR <-> CSC for sparse X)
         XT = v.check_X(X.T)
-        n_problems = 1 if classes.shape[0] == 2 else classes.shape[0]
-        start = self._warm_start_point(classes, n_features, n_problems)
+        start = warm_start_point(self, classes, n_features, n_problems)
         problem = _Problem(kernels, XT, sw, sw_sum, params["C"], params["fit_intercept"])
 
-        coef = np.empty((n_problems, n_features))
-        intercept = np.zeros(n_problems)
-        n_iter = np.zeros(n_problems, dtype=np.int32)
+        def fit_one(positive, w0, b0):
+            target = (y_index == positive).astype(X.dtype)
+            if params["solver"] == "lbfgs":
+                return minimize_lbfgs(problem, target, w0, b0, params, stacklevel=5)
+            return self._fit_gd(problem, target, w0, b0, params)
+
         with _numba_threads(params["n_threads"]), _quiet_blas(params["backend"]):
-            for k in range(n_problems):
-                positive = 1 if n_problems == 1 else k
-                target = (y_index == positive).astype(X.dtype)
-                w0, b0 = start[k]
-                if params["solver"] == "lbfgs":
-                    w, b, n_iter[k] = self._fit_lbfgs(problem, target, w0, b0, params)
-                else:
-                    w, b, n_iter[k] = self._fit_gd(problem, target, w0, b0, params)
-                coef[k] = w
-                intercept[k] = b
+            coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
@@ -232,77 +227,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _checked_params(self):
         """The constructor parameters, validated (ValueError/TypeError otherwise)."""
-        C = self.C
-        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not C > 0:
-            raise ValueError(f"C must be a positive float (np.inf for no penalty); got {C!r}")
-        for name in ("fit_intercept", "warm_start"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be a bool; got {getattr(self, name)!r}")
-        if self.solver not in ("lbfgs", "gd"):
-            raise ValueError(f"solver must be 'lbfgs' or 'gd'; got {self.solver!r}")
-        tol = self.tol
-        if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
-                or not (math.isfinite(tol) and tol >= 0)):
-            raise ValueError(f"tol must be a finite float >= 0; got {tol!r}")
-        max_iter = self.max_iter
-        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) \
-                or max_iter < 0:
-            raise ValueError(f"max_iter must be an integer >= 0; got {max_iter!r}")
+        params = check_params(self, solvers=("lbfgs", "gd"), backends=BACKENDS)
         learning_rate = self.learning_rate
         if not (isinstance(learning_rate, str) and learning_rate == "auto"):
             try:
                 learning_rate = check_learning_rate(learning_rate)
             except TypeError as exc:
                 raise ValueError(f"{exc}, or 'auto'") from None
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
         n_threads = self.n_threads
         if n_threads is not None and (isinstance(n_threads, bool)
                                       or not isinstance(n_threads, numbers.Integral)
                                       or n_threads < 1):
             raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
-        verbose = self.verbose
-        if not isinstance(verbose, numbers.Integral) or verbose < 0:
-            raise ValueError(f"verbose must be an integer >= 0; got {verbose!r}")
-        return {"C": float(C), "fit_intercept": bool(self.fit_intercept),
-                "solver": self.solver, "tol": float(tol), "max_iter": int(max_iter),
-                "learning_rate": learning_rate, "backend": self.backend,
-                "n_threads": None if n_threads is None else int(n_threads),
-                "verbose": int(verbose)}
-
-    def _warm_start_point(self, classes, n_features, n_problems):
-        """Per binary problem ``(w0, b0)``: zeros, or the previous fit's solution."""
-        zeros = [(np.zeros(n_features), 0.0) for _ in range(n_problems)]
-        if not self.warm_start or not hasattr(self, "coef_"):
-            return zeros
-        same = (self.coef_.shape == (n_problems, n_features)
-                and np.array_equal(self.classes_, classes))
-        if not same:
-            return zeros
-        b0 = self.intercept_ if self.fit_intercept else np.zeros(n_problems)
-        return [(np.array(self.coef_[k], dtype=np.float64), float(b0[k]))
-                for k in range(n_problems)]
-
-    def _fit_lbfgs(self, problem, target, w0, b0, params):
-        """One binary problem by L-BFGS-B; returns ``(w, b, n_iter)``."""
-        fun = problem.objective(target)
-        x0 = np.append(w0, b0) if problem.fit_intercept else w0.copy()
-        callback = None
-        if params["verbose"]:
-            def callback(intermediate_result):
-                print(f"lbfgs: objective {intermediate_result.fun:.10g}")
-        result = optimize.minimize(
-            fun, x0, method="L-BFGS-B", jac=True, callback=callback,
-            options={"maxiter": params["max_iter"], "maxls": 50, "gtol": params["tol"],
-                     "ftol": 64 * np.finfo(float).eps, "maxcor": LBFGS_MEMORY})
-        n_iter = min(result.nit, params["max_iter"])
-        if result.status != 0:
-            warnings.warn(f"lbfgs failed to converge after {n_iter} iteration(s) "
-                          f"(status={result.status}): {result.message}. Increase max_iter "
-                          "or scale the data.", ConvergenceWarning, stacklevel=3)
-        n = problem.n_features
-        b = float(result.x[n]) if problem.fit_intercept else 0.0
-        return result.x[:n].copy(), b, n_iter
+        params.update(learning_rate=learning_rate,
+                      n_threads=None if n_threads is None else int(n_threads))
+        return params
 
     def _fit_gd(self, problem, target, w0, b0, params):
         """One binary problem by compiled gradient descent; returns ``(w, b, n_iter)``."""
@@ -329,7 +268,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if not converged:
             warnings.warn(f"gd did not converge in {max_iter} iteration(s) (learning_rate="
                           f"{learning_rate:g}). Increase max_iter.", ConvergenceWarning,
-                          stacklevel=3)
+                          stacklevel=5)
         return w, b, done
 
     # --------------------------------------------------------------- prediction
@@ -339,7 +278,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like or sparse matrix of shape (n_samples, n_features)
+        X : array_like of shape (n_samples, n_features)
 
         Returns
         -------
@@ -411,102 +350,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         proba = np.exp(log_p)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
-
-
-class _Problem:
-    """The scaled objective of one data set, shared by the binary problems.
-
-    ``f(w, b) = scale * sum_i s_i L_i + 0.5 * l2 * ||w||^2`` with
-    ``scale = 1 / sum(s)`` and ``l2 = 1 / (C sum(s))``: scikit-learn's
-    objective divided by ``C sum(s)``.
-    """
-
-    def __init__(self, kernels, XT, sw, sw_sum, C, fit_intercept):
-        self.kernels = kernels
-        self.XT = XT
-        self.sw = sw
-        self.n_features = XT.shape[0]
-        self.scale = 1.0 / sw_sum
-        self.l2 = 0.0 if math.isinf(C) else 1.0 / (C * sw_sum)
-        self.fit_intercept = fit_intercept
-
-    def objective(self, target):
-        """``fun(theta) -> (f, grad)`` for L-BFGS-B, ``theta = [w, b]`` (or ``w``)."""
-        kernel = self.kernels.value_and_grad
-        XT, sw, n, scale, l2 = self.XT, self.sw, self.n_features, self.scale, self.l2
-        fit_intercept = self.fit_intercept
-        dw = np.empty(n)
-
-        def fun(theta):
-            w = theta[:n]
-            b = float(theta[n]) if fit_intercept else 0.0
-            loss, db, n_bad = kernel(w, b, XT, target, sw, True, True, dw)
-            if n_bad:
-                _raise_nonfinite(XT, n_bad)
-            grad = np.empty_like(theta)
-            np.multiply(dw, scale, out=grad[:n])
-            f = scale * loss
-            if l2:
-                grad[:n] += l2 * w
-                f += 0.5 * l2 * float(np.sum(w * w))  # no BLAS call: see _descent.py
-            if fit_intercept:
-                grad[n] = scale * db
-            return f, grad
-        return fun
-
-    def check_finite(self, target, w, b):
-        """One forward pass: raise if ``X`` holds NaN or inf (or the logits overflow)."""
-        _, _, n_bad = self.kernels.value_and_grad(w, b, self.XT, target, self.sw, False,
-                                                  False, np.empty(self.n_features))
-        if n_bad:
-            _raise_nonfinite(self.XT, n_bad)
-
-    def curvature_bound(self, n_power=30, seed=0):
-        """Power-iteration estimate of the Lipschitz constant of the gradient.
-
-        Parameters
-        ----------
-        n_power : int
-            Power iterations on ``0.25 * X~^T S X~ * scale`` (``X~`` is ``X``
-            with a column of ones when the intercept is fitted).
-        seed : int
-            Seed of the start vector.
-
-        Returns
-        -------
-        float
-            The estimate times 1.05, plus ``l2``.
-        """
-        X = self.XT.T
-        weights = self.sw if self.sw.shape[0] else None
-        rng = np.random.default_rng(seed)
-        vec = rng.standard_normal(self.n_features + int(self.fit_intercept))
-        vec /= np.linalg.norm(vec)
-        lam = 0.0
-        for _ in range(n_power):
-            w = vec[:self.n_features].astype(X.dtype)
-            u = X @ w + (vec[-1] if self.fit_intercept else 0.0)
-            if weights is not None:
-                u *= weights
-            nxt = np.empty_like(vec)
-            nxt[:self.n_features] = X.T @ u.astype(X.dtype)
-            if self.fit_intercept:
-                nxt[-1] = u.sum()
-            nxt *= 0.25 * self.scale
-            lam = float(np.linalg.norm(nxt))
-            if lam == 0.0:
-                break
-            vec = nxt / lam
-        return 1.05 * lam + self.l2 if lam + self.l2 > 0 else 1.0
-
-
-def _raise_nonfinite(XT, n_bad):
-    """After the kernel counted ``n_bad`` non-finite logits: locate the culprit and raise."""
-    j, i, value = v.locate_nonfinite(XT)
-    if j >= 0:
-        raise ValueError(f"Input X contains NaN or infinity: X[{i}, {j}] = {value}")
-    raise FloatingPointError(f"the logits overflowed for {n_bad} sample(s): X and the "
-                             "weights are finite but too large")
 
 
 def _quiet_blas(backend):

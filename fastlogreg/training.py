@@ -214,7 +214,19 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     if method == "auto":
         method = choose_method(X.shape[0], X.shape[1], num_iterations, backend)
     gram = get_gram_kernels(backend) if method == "gram" else None
+    return run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations,
+                        learning_rate, print_cost, callback, progress, gram=gram)
 
+
+def run_optimize(kernels, X, y, w_flat, b, dtype, w_shape, num_iterations, learning_rate,
+                 print_cost, callback, progress, gram=None):
+    """:func:`optimize` on validated inputs (``fastlogreg.dask.optimize`` calls it too).
+
+    ``X`` is what ``kernels.prepare_descent`` takes (an array, or chunks held
+    by Dask) with ``X.shape == (n_x, m)``; ``dtype`` and ``w_shape`` shape
+    the outputs; ``gram``: the Gram-space kernels for ``method="gram"`` (see
+    :func:`gradient_descent`).  Returns ``(params, grads, costs)`` as :func:`optimize`.
+    """
     def on_record(iteration, cost):
         if print_cost:
             print(f"Cost after iteration {iteration}: {cost:f}")  # the course's %i: %f

@@ -14,7 +14,8 @@ compare
 train
     The course's ``model``: gradient descent from zeros, the cost every 100
     iterations, the train/test accuracy; ``--plot`` the learning curve,
-    ``--save`` the model.
+    ``--save`` the model.  ``--dask ADDRESS|local``: L-BFGS on a Dask cluster
+    instead (:mod:`fastlogreg.cli._dask`, which also reads zarr and parquet).
 predict
     Labels from a saved model for the examples of a data file.
 """
@@ -40,6 +41,7 @@ from ..datasets import (
     read_npz,
 )
 from ._common import CLIError, accuracy, machine_info, note, progress_bar, write_line
+from ._dask import add_dask_options, is_lazy_format, load_course_data
 
 __all__ = ["main", "build_parser"]
 
@@ -136,8 +138,10 @@ def _add_data_options(parser, *, examples_flag):
                        help=".npz with X_train, Y_train [, X_test, Y_test] in the course "
                             "layout (n_features, m), dense or sparse; .csv with one example "
                             "per row, a header, a 'label' column and an optional 'split' "
-                            "column (train/test); or svmlight/libsvm (.svm, .svmlight, "
-                            ".libsvm: sparse, one example per line)")
+                            "column (train/test); svmlight/libsvm (.svm, .svmlight, .libsvm: "
+                            "sparse, one example per line); for train also .zarr (arrays X, "
+                            "y [, X_test, y_test], one example per row) or .parquet "
+                            "(columns as .csv)")
     group.add_argument("--density", type=_density, metavar="D",
                        help="embedded sparse text-like data instead (CSC, Zipf feature "
                             "frequencies, TF-IDF values, unit-norm examples) with about D "
@@ -216,6 +220,7 @@ def build_parser():
     train.add_argument("--plot", metavar="FILE.png", help="plot the learning curve")
     train.add_argument("--save", metavar="MODEL.npz",
                        help="save the model (w, b and how it was trained)")
+    add_dask_options(train)
     train.set_defaults(run=_cmd_train)
 
     predict = sub.add_parser(
@@ -288,7 +293,8 @@ def _get_data(args):
         if given:
             raise CLIError(f"{given[0]} sets the size of the embedded data; it cannot be "
                            f"used with --data")
-        X_train, Y_train, X_test, Y_test = load_data(args.data)
+        load = load_course_data if is_lazy_format(args.data) else load_data
+        X_train, Y_train, X_test, Y_test = load(args.data)
         X_train = X_train.astype(dtype, copy=False)
         if X_test is not None:
             X_test = X_test.astype(dtype, copy=False)
@@ -425,6 +431,12 @@ def _cmd_train(args):
         require_matplotlib()
     _check_writable(args.plot, "--plot")
     _check_writable(args.save, "--save")
+    if args.dask:
+        from ._dask import train_on_dask
+        if args.plot:
+            raise CLIError("--plot draws gradient descent's curve; not available with --dask")
+        source = f"data from {args.data}" if args.data else "embedded cat-like data"
+        return train_on_dask(args, source, lambda: _get_data(args)[0])
     limiter = _set_threads(args.threads)
     data, source, _ = _get_data(args)
     X_train, Y_train, X_test, Y_test = data

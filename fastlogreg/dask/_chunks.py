@@ -1,0 +1,354 @@
+"""Where the chunks live and how their partial sums come back.
+
+The Dask drivers (the estimator and the course API) see the data as a list of
+chunks and the fused kernel as :class:`ChunkKernels`, which has the backend
+interface of :mod:`fastlogreg.backends` (``value_and_grad``,
+``prepare_descent``): the objective code of :mod:`fastlogreg._objective` and
+the descent loop of :mod:`fastlogreg._descent` run unchanged on top of it.
+
+One evaluation is one task per chunk running the backend's
+``value_and_grad`` kernel on that chunk; each returns ``(loss, db, n_bad,
+dw)`` (O(n_features) bytes) and the client adds them in chunk order, so the
+result depends only on the chunks, not on which worker ran what: the same
+bits for one worker, two, or Dask's local scheduler.
+
+:class:`ChunkStore` holds per-chunk handles in one of three modes:
+
+``futures``
+    A distributed client and persisted chunks: handles are futures of chunks
+    kept in the workers' memory; an evaluation is one ``client.submit`` per
+    chunk (no graph is built), run where its chunk lives.  A lost worker's
+    chunks are recomputed by the scheduler from the source graph.
+``local``
+    No distributed client, persisted: the chunks are NumPy arrays in this
+    process; an evaluation is ``dask.compute`` of one task per chunk on the
+    threaded scheduler.
+``graph``
+    Not persisted (out-of-core): handles are the source's ``Delayed`` chunks;
+    each evaluation reads every chunk from the source again (one small graph
+    per evaluation), so only a few chunks are in memory at any time.
+"""
+
+import math
+
+import dask
+import numba
+import numpy as np
+from dask.delayed import Delayed
+
+from .. import _validation as v
+from .._descent import bind_descent
+from .._tiling import PARALLEL_MIN_ELEMENTS
+from ..backends import get_backend
+
+#: Persist by default when the data take at most this fraction of the
+#: workers' total memory limit (distributed starts spilling at 60 %).
+PERSIST_FRACTION = 0.5
+
+
+def current_client(client):
+    """``client``, else the current distributed client, else None (local scheduler)."""
+    if client is not None:
+        return client
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def memory_budget(client):
+    """Bytes the chunks may take: the workers' total memory limit, or this machine's."""
+    from distributed.system import MEMORY_LIMIT
+    if client is None:
+        return MEMORY_LIMIT
+    workers = client.scheduler_info()["workers"].values()
+    limits = [w.get("memory_limit") or 0 for w in workers]
+    if not limits or 0 in limits:  # a worker without a limit: the host's memory
+        return MEMORY_LIMIT
+    return sum(limits)
+
+
+class ChunkStore:
+    """Per-chunk handles (futures, arrays or delayed) and the two ways to run tasks.
+
+    Parameters
+    ----------
+    client : distributed.Client or None
+    persist : bool
+        Keep the chunks in memory (workers', or this process's without client).
+    """
+
+    def __init__(self, client, persist):
+        self.client = client
+        if client is not None and persist:
+            self.mode = "futures"
+        elif persist:
+            self.mode = "local"
+        else:
+            self.mode = "graph"
+
+    def blocks(self, array):
+        """Handles of the chunks of a dask array chunked along axis 0 only."""
+        parts = list(array.to_delayed().ravel())
+        if self.mode == "futures":
+            return self.client.compute(parts)
+        return self.keep(parts)
+
+    def map(self, func, chunked, *args):
+        """One task per chunk: ``func(*chunk_args, index, *args)``; returns handles.
+
+        ``chunked`` is a list of per-chunk handle lists (None entries pass None).
+        """
+        n = len(chunked[0])
+        columns = [[None] * n if c is None else list(c) for c in chunked]
+        if self.mode == "futures":
+            # One message for all the chunks' tasks (a submit per chunk costs
+            # a round of the event loop each: 2-4x the client-side time).
+            return self.client.map(_catching, [func] * n, *columns, list(range(n)),
+                                   *[[a] * n for a in args], pure=False)
+        task = dask.delayed(_catching, pure=False)
+        return [task(func, *[c[i] for c in columns], i, *args) for i in range(n)]
+
+    def keep(self, handles):
+        """Handles made resident where the chunks are kept: arrays in ``local`` mode.
+
+        Futures are resident already; in ``graph`` mode they stay lazy (read
+        from the source by every evaluation).
+        """
+        if self.mode == "local" and handles and isinstance(handles[0], Delayed):
+            return list(dask.compute(*handles, scheduler="threads"))
+        return handles
+
+    def gather(self, handles):
+        """The results of ``handles``, in chunk order (the first error is raised)."""
+        if self.mode == "futures":
+            try:
+                results = self.client.gather(handles)
+            except BaseException:
+                self.client.cancel(handles)
+                raise
+        else:
+            scheduler = self.client if self.client is not None else "threads"
+            results = dask.compute(*handles, scheduler=scheduler)
+        for result in results:  # the first failed chunk, whichever failed first in time
+            if isinstance(result, _Failed):
+                raise result.error
+        return list(results)
+
+    def run_everywhere(self, func, *args):
+        """``func(*args)`` here and, with a client, once in every worker process."""
+        func(*args)
+        if self.client is not None:
+            self.client.run(func, *args)
+
+
+# ------------------------------------------------------------------ chunk tasks
+
+class _Failed:
+    """A chunk task's exception, returned rather than raised (see :func:`_catching`)."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _catching(func, *args):
+    """``func(*args)``, its ValueError/TypeError/FloatingPointError returned as :class:`_Failed`.
+
+    A task that raises would make the error of whichever chunk failed first in
+    time reach the user; returned, the client raises the error of the first
+    chunk in order: the same message on every run and any cluster.
+    """
+    for arg in args:  # an upstream chunk task failed: pass its error on
+        if isinstance(arg, _Failed):
+            return arg
+    try:
+        return func(*args)
+    except (ValueError, TypeError, FloatingPointError) as error:
+        return _Failed(error)
+
+
+def _task_threads():
+    """Numba threads for one task: the worker's threads (it runs one kernel at a time)."""
+    try:
+        from distributed import get_worker
+        n = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        n = numba.config.NUMBA_NUM_THREADS
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def run_kernel(backend, w, b, XT, y, sw, want_cost, want_grad, dw):
+    """The backend's ``value_and_grad`` on one chunk, never oversubscribed.
+
+    ``parallel`` runs under the registry's process-wide lock (Numba's
+    workqueue layer aborts when two threads enter parallel code at once) with
+    as many Numba threads as the worker has threads: one task at a time uses
+    the worker's share of the cores.  The other backends are serial and run
+    concurrently on the worker's threads (Numba releases the GIL).
+    ``set_num_threads`` is thread-local and restored afterwards.
+    """
+    kernels = get_backend(backend)
+    if backend != "parallel":
+        return kernels.value_and_grad(w, b, XT, y, sw, want_cost, want_grad, dw)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(_task_threads())
+    try:
+        return kernels.value_and_grad(w, b, XT, y, sw, want_cost, want_grad, dw)
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _chunk_error(what, index, offsets, i):
+    """``what`` located at row ``i`` of chunk ``index`` (global row when offsets are known)."""
+    if offsets is not None:
+        return f"{what}[{offsets[index] + i}] (row {i} of chunk {index})"
+    return f"{what} row {i} of chunk {index}"
+
+
+def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, transpose,
+                         offsets):
+    """Kernel sums of one chunk: ``(loss_sum, db_sum, n_bad, dw_sum or None)``.
+
+    Parameters
+    ----------
+    X : ndarray
+        The chunk: ``(rows, n_features)`` with ``transpose`` (the estimator),
+        else ``(n_x, m_chunk)`` (the course's layout).
+    y : ndarray of X's dtype
+        0/1 targets of the chunk's examples.
+    sw : ndarray of float64, or None
+        The chunk's sample weights (None: all ones).
+    index : int
+        Chunk number (for error messages).
+    w, b, want_cost, want_grad, backend
+        As for the backend kernel.
+    transpose : bool
+    offsets : list of int or None
+        First row of every chunk, when known.
+
+    Raises
+    ------
+    ValueError
+        Chunks of X and y (or sample_weight) that do not line up; NaN or
+        infinity in the chunk of X, located in the whole data.
+    """
+    XT = X.T if transpose else X
+    m = XT.shape[1]
+    for name, arr in (("y", y), ("sample_weight", sw)):
+        if arr is not None and arr.shape[0] != m:
+            raise ValueError(f"chunk {index} of X has {m} examples but chunk {index} of "
+                             f"{name} has {arr.shape[0]}: the chunks of X and {name} must "
+                             "line up (same number of chunks, same lengths)")
+    dw = np.zeros(XT.shape[0])
+    if m == 0:  # an empty partition
+        return 0.0, 0.0, 0, dw if want_grad else None
+    sw = np.empty(0) if sw is None else sw
+    loss, db, n_bad = run_kernel(backend, w, b, XT, y, sw, want_cost, want_grad, dw)
+    if n_bad:
+        j, i = v._first_nonfinite_2d(XT)
+        if j >= 0:
+            where = (f"X[{offsets[index] + i}, {j}]" if offsets is not None
+                     else f"X[row {i} of chunk {index}, column {j}]")
+            raise ValueError(f"Input X contains NaN or infinity: {where} = {XT[j, i]} "
+                             f"(chunk {index})")
+    return float(loss), float(db), int(n_bad), dw if want_grad else None
+
+
+def warm_kernels(backend, dtype, n_features, transpose, rows=None):
+    """Compile (or load from Numba's cache) the chunk kernels for one dtype, both layouts.
+
+    Parameters
+    ----------
+    backend, dtype, n_features, transpose
+        As the chunk tasks will run them.
+    rows : int, optional
+        Examples in the largest chunk, when known: the warm-up uses that many
+        (capped), so it compiles the build the tasks run, serial or parallel
+        (small chunks never need the parallel one).  Else enough for the
+        parallel build.
+    """
+    enough = PARALLEL_MIN_ELEMENTS // n_features + 1
+    m = max(enough if rows is None else min(rows, enough), 8)
+    w = np.zeros(n_features)
+    for order in ("C", "F"):
+        shape = (m, n_features) if transpose else (n_features, m)
+        X = np.zeros(shape, dtype=dtype, order=order)
+        y = np.zeros(m, dtype=dtype)
+        XT = X.T if transpose else X
+        run_kernel(backend, w, 0.0, XT, y, np.empty(0), True, True, np.empty(n_features))
+        run_kernel(backend, w, 0.0, XT, y, np.ones(m), True, True, np.empty(n_features))
+
+
+class ChunkKernels:
+    """The backend interface over chunks held by a :class:`ChunkStore`.
+
+    ``value_and_grad(w, b, X, y, sw, ...)`` takes per-chunk handle lists for
+    ``X`` (:class:`ChunkedX`), ``y`` and ``sw`` (or an empty array: no
+    weights) and returns the sums over all chunks, added in chunk order.
+
+    Parameters
+    ----------
+    backend : str
+        The backend whose kernel runs in each task.
+    transpose : bool
+        Chunks are ``(rows, n_features)`` (the estimator) rather than
+        ``(n_x, m_chunk)`` (the course).
+    """
+
+    def __init__(self, backend, transpose):
+        self.backend = backend
+        self.transpose = transpose
+
+    def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
+        """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
+        store = X.store
+        sw_chunks = sw if isinstance(sw, list) else None
+        handles = store.map(value_and_grad_chunk, [X.chunks, y, sw_chunks],
+                            np.array(w, dtype=np.float64), float(b), bool(want_cost),
+                            bool(want_grad), self.backend, self.transpose, X.offsets)
+        loss = db = 0.0
+        n_bad = 0
+        if want_grad:
+            dw_out[:] = 0.0
+        for part_loss, part_db, part_bad, part_dw in store.gather(handles):
+            loss += part_loss
+            db += part_db
+            n_bad += part_bad
+            if want_grad:
+                dw_out += part_dw
+        return loss, db, n_bad
+
+    def prepare_descent(self, X):
+        """:func:`fastlogreg._descent.descend` over the chunks (plain Python driving tasks)."""
+        return bind_descent(self.value_and_grad, "dask", compiled=False), X, ()
+
+
+class ChunkedX:
+    """The chunks of X as the kernels see them, with what the drivers need to know.
+
+    Attributes
+    ----------
+    store : ChunkStore
+    chunks : list
+        Handles of the chunks.
+    shape : tuple
+        ``(n_features, n_examples)``: the kernels' layout (``n_examples`` may be NaN).
+    dtype : numpy.dtype
+    offsets : list of int or None
+        First example of each chunk, when the chunk sizes are known.
+    """
+
+    def __init__(self, store, chunks, shape, dtype, offsets):
+        self.store = store
+        self.chunks = chunks
+        self.shape = shape
+        self.dtype = dtype
+        self.offsets = offsets
+
+
+def offsets_of(sizes):
+    """First index of each chunk from the chunk sizes, or None when any is unknown."""
+    if any(isinstance(s, float) and math.isnan(s) for s in sizes):
+        return None
+    return [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]

@@ -1,0 +1,296 @@
+"""``LogisticRegression`` on Dask: the in-memory estimator's objective, chunks elsewhere."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .._objective import (
+    Problem,
+    check_params,
+    check_sw_sum,
+    encode_classes,
+    fit_one_vs_rest,
+    minimize_lbfgs,
+    warm_start_point,
+)
+from ..backends import BACKENDS, DEFAULT_BACKEND
+from . import _inputs as inp
+from ._chunks import (
+    PERSIST_FRACTION,
+    ChunkedX,
+    ChunkKernels,
+    ChunkStore,
+    current_client,
+    memory_budget,
+    offsets_of,
+    warm_kernels,
+)
+
+#: The fitted attributes copied to and from the in-memory estimator.
+_FITTED = ("classes_", "coef_", "intercept_", "n_iter_", "n_features_in_")
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """L2-penalized logistic regression on Dask arrays and DataFrames.
+
+    The objective, parameters and results of
+    :class:`fastlogreg.sklearn.LogisticRegression` (L-BFGS-B on the fused
+    value-and-gradient kernel), with the data in chunks on a Dask cluster:
+    each evaluation of the objective runs the backend's kernel once per chunk,
+    where the chunk lives, and adds the chunks' small results on the client
+    in chunk order (the same bits on any number of workers, given the chunks).
+
+    Parameters
+    ----------
+    C, fit_intercept, tol, max_iter, backend, verbose, warm_start
+        As for :class:`fastlogreg.sklearn.LogisticRegression`.  ``backend``
+        runs in every task; ``"parallel"`` uses as many Numba threads as the
+        worker has threads, one task at a time per worker process.
+    solver : {"lbfgs"}, default "lbfgs"
+    client : distributed.Client, optional
+        Where to run.  None: the current client (``distributed.default_client``)
+        when there is one, else Dask's local threaded scheduler.  Not pickled.
+    persist : bool, optional
+        Keep the chunks in the workers' memory between evaluations (True), or
+        read them from the source at every evaluation (False: out-of-core).
+        None: persist when the data take at most
+        :data:`fastlogreg.dask._chunks.PERSIST_FRACTION` of the workers' total
+        memory limit.
+
+    Attributes
+    ----------
+    classes_, coef_, intercept_, n_iter_, n_features_in_
+        NumPy, as for the in-memory estimator.
+
+    Notes
+    -----
+    ``X`` may be a dask array (chunked by rows; chunks along the features are
+    merged), a dask DataFrame (numeric columns), or NumPy (then the in-memory
+    estimator fits it).  ``y`` and ``sample_weight`` are dask arrays/Series
+    partitioned like ``X`` (known chunk boundaries that differ are rechunked
+    like ``X``), or NumPy when ``X``'s chunk sizes are known.
+    """
+
+    def __init__(self, C=1.0, *, fit_intercept=True, solver="lbfgs", tol=1e-4, max_iter=100,
+                 backend=DEFAULT_BACKEND, verbose=0, warm_start=False, client=None,
+                 persist=None):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.backend = backend
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.client = client
+        self.persist = persist
+
+    def __getstate__(self):
+        """Pickle without the client (it holds sockets and threads)."""
+        state = dict(super().__getstate__())  # a copy: sklearn returns __dict__ itself
+        state["client"] = None
+        return state
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y, sample_weight=None, *, callback=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : dask array or DataFrame of shape (n_samples, n_features), or NumPy
+        y : dask array or Series of shape (n_samples,), or NumPy
+            Labels: any two or more distinct values.
+        sample_weight : like ``y``, optional
+        callback : callable, optional
+            ``callback(iteration, objective)`` after every L-BFGS iteration
+            (e.g. a progress bar).
+
+        Returns
+        -------
+        self : LogisticRegression
+
+        Raises
+        ------
+        ValueError
+            Invalid parameters; NaN or inf in ``X`` or ``y``; chunks of ``X``
+            and ``y`` that do not line up; fewer than two classes.
+        """
+        params = check_params(self, solvers=("lbfgs",), backends=BACKENDS)
+        persist = inp.check_persist(self.persist)
+        client = current_client(inp.check_client(self.client))
+        if not inp.is_dask(X):
+            return self._fit_in_memory(X, y, sample_weight)
+        X = inp.as_samples_array(X)
+        rows = X.chunks[0]
+        n_features = X.shape[1]
+        y = inp.as_vector_like(y, rows, "y", X.shape[0])
+        sw = None
+        if sample_weight is not None:
+            sw = inp.as_vector_like(sample_weight, rows, "sample_weight", X.shape[0])
+            sw = sw.astype(np.float64)
+        offsets = offsets_of(rows)
+
+        # One pass over the labels (and weights): classes, counts, sums, checks.
+        scan = ChunkStore(client, persist=False)
+        y_parts = list(y.to_delayed().ravel())
+        sw_parts = None if sw is None else list(sw.to_delayed().ravel())
+        stats = scan.gather(scan.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
+        n_samples = sum(s[0] for s in stats)
+        if n_samples == 0:
+            raise ValueError("X and y must have at least one sample; got 0")
+        classes = np.unique(np.concatenate([s[1] for s in stats]))
+        check_classification_targets(classes)
+        n_problems = encode_classes(classes)
+        sw_sum = n_samples
+        if sw is not None:
+            sw_sum = 0.0
+            for s in stats:  # chunk order: the same sum everywhere
+                sw_sum += s[2]
+        sw_sum = check_sw_sum(float(sw_sum))
+
+        if persist is None:
+            nbytes = n_samples * n_features * X.dtype.itemsize
+            persist = nbytes <= PERSIST_FRACTION * memory_budget(client)
+        store = ChunkStore(client, persist)
+        codes = store.keep(store.map(inp.encode_chunk, [store.blocks(y)], classes))
+        sw_chunks = None if sw is None else store.blocks(sw)
+        data = ChunkedX(store, store.blocks(X), (n_features, n_samples), X.dtype, offsets)
+        store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
+                             None if offsets is None else max(rows))
+
+        kernels = ChunkKernels(params["backend"], transpose=True)
+        problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
+                          sw_sum, params["C"], params["fit_intercept"])
+        start = warm_start_point(self, classes, n_features, n_problems)
+
+        def fit_one(positive, w0, b0):
+            targets = store.keep(store.map(inp.target_chunk, [codes], positive, X.dtype))
+            return minimize_lbfgs(problem, targets, w0, b0, params, callback=callback,
+                                  stacklevel=5)
+
+        coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+        self.classes_ = classes
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_iter_ = n_iter
+        self.n_features_in_ = n_features
+        return self
+
+    def _fit_in_memory(self, X, y, sample_weight):
+        """NumPy X: the in-memory estimator fits it (dask y or weights are computed)."""
+        y = y.compute() if inp.is_dask(y) else y
+        if inp.is_dask(sample_weight):
+            sample_weight = sample_weight.compute()
+        local = self._local()
+        if self.warm_start and hasattr(self, "coef_"):
+            for name in _FITTED:
+                setattr(local, name, getattr(self, name))
+        local.fit(X, y, sample_weight=sample_weight)
+        for name in _FITTED:
+            setattr(self, name, getattr(local, name))
+        for name in ("feature_names_in_",):
+            if hasattr(local, name):
+                setattr(self, name, getattr(local, name))
+        return self
+
+    def _local(self):
+        from ..sklearn import LogisticRegression as Local
+        return Local(C=self.C, fit_intercept=self.fit_intercept, solver=self.solver,
+                     tol=self.tol, max_iter=self.max_iter, backend=self.backend,
+                     verbose=self.verbose, warm_start=self.warm_start)
+
+    def to_local(self):
+        """The equivalent fitted :class:`fastlogreg.sklearn.LogisticRegression`.
+
+        Returns
+        -------
+        fastlogreg.sklearn.LogisticRegression
+            Same parameters, copies of the fitted attributes.
+        """
+        check_is_fitted(self)
+        local = self._local()
+        for name in _FITTED + ("feature_names_in_",):
+            if hasattr(self, name):
+                setattr(local, name, np.copy(getattr(self, name))
+                        if name != "n_features_in_" else getattr(self, name))
+        return local
+
+    # --------------------------------------------------------------- prediction
+
+    def _blockwise(self, method, X, n_columns, dtype):
+        """``to_local().method`` on every chunk of dask X; NumPy X: in memory."""
+        check_is_fitted(self)
+        local = self.to_local()
+        if not inp.is_dask(X):
+            return getattr(local, method)(X)
+        X = inp.as_samples_array(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but LogisticRegression is "
+                             f"expecting {self.n_features_in_} features as input")
+        func = getattr(local, method)
+        if n_columns is None:
+            return X.map_blocks(func, drop_axis=1, dtype=dtype)
+        return X.map_blocks(func, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)
+
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``; a dask array for dask input.
+
+        Returns
+        -------
+        array of shape (n_samples,) or (n_samples, n_classes)
+        """
+        n = None if len(self.classes_) == 2 else len(self.classes_)
+        return self._blockwise("decision_function", X, n, np.float64)
+
+    def predict(self, X):
+        """Predicted class labels; a dask array for dask input."""
+        return self._blockwise("predict", X, None, self.classes_.dtype)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes); a dask array for dask input."""
+        return self._blockwise("predict_proba", X, len(self.classes_), np.float64)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`; a dask array for dask input."""
+        return self._blockwise("predict_log_proba", X, len(self.classes_), np.float64)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on ``(X, y)`` (weighted by ``sample_weight``), a float.
+
+        Returns
+        -------
+        float
+        """
+        if not inp.is_dask(X):
+            y = y.compute() if inp.is_dask(y) else y
+            if inp.is_dask(sample_weight):
+                sample_weight = sample_weight.compute()
+            return float(self.to_local().score(X, y, sample_weight=sample_weight))
+        pred = self.predict(X)
+        rows = pred.chunks[0]
+        y = inp.as_vector_like(y, rows, "y", pred.shape[0])
+        sw = None
+        if sample_weight is not None:
+            sw = inp.as_vector_like(sample_weight, rows, "sample_weight", pred.shape[0])
+        store = ChunkStore(current_client(self.client), persist=False)
+        parts = store.gather(store.map(
+            _accuracy_chunk, [list(pred.to_delayed().ravel()), list(y.to_delayed().ravel()),
+                              None if sw is None else list(sw.to_delayed().ravel())]))
+        correct = total = 0.0
+        for c, t in parts:
+            correct += c
+            total += t
+        return float(correct / total)
+
+
+def _accuracy_chunk(pred, y, sw, index):
+    """Weighted count of correct predictions and total weight of one chunk."""
+    if pred.shape[0] != y.shape[0]:
+        raise ValueError(f"chunk {index} of X has {pred.shape[0]} samples but chunk {index} "
+                         f"of y has {y.shape[0]}: the chunks must line up")
+    hit = pred == y
+    if sw is None:
+        return float(hit.sum()), float(hit.shape[0])
+    return float(sw[hit].sum()), float(sw.sum())
