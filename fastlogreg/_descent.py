@@ -69,7 +69,11 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
     for it in range(n_steps):
         want_cost = record and it == 0
         # work is passed whole: a call with *work could not be inlined (see bind_descent).
-        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, True, dw, work)
+        # np.bool_(True), not True: a literal True would type the kernel's
+        # argument as Literal[bool] and compile a second signature of a kernel
+        # that the public functions compile with a plain bool.
+        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, np.bool_(True), dw,
+                                             work)
         db = scale * db_sum
         dw *= scale
         if l2 != 0.0:

@@ -373,9 +373,9 @@ def _dims_sample_major(XT):
     return XT.shape[1], XT.shape[0]
 
 
-#: The helpers that differ between the two layouts; :func:`forward_blocked`
-#: and :func:`value_and_grad_blocked` are compiled once per layout with these
-#: bound as their globals (``jit(..., bind=...)``).
+#: The helpers that differ between the layouts; :func:`value_and_grad_blocked`
+#: is compiled once per layout with these bound as its globals
+#: (``jit(..., bind=...)``).
 LAYOUTS = {
     "feature_major": {"_dims": _dims_feature_major, "_logits": _logits_feature_major,
                       "_gradient": _gradient_feature_major, "_workspace": _no_workspace},
@@ -388,8 +388,12 @@ LAYOUTS = {
 _dims = _logits = _gradient = _workspace = None  # bound per layout
 
 
-def forward_blocked(w, b, X, out, work):
-    """Sigmoid of the logits, block by block; see module notes.
+def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
+    """Fused loss and gradient sums, block by block, one pass over X; or the forward pass.
+
+    One body serves both public kernels (one compilation instead of two):
+    with an empty ``a_out`` (see ``work``) it computes the sums, with a
+    non-empty one the activations.
 
     Parameters
     ----------
@@ -398,54 +402,22 @@ def forward_blocked(w, b, X, out, work):
     X : ndarray of float32 or float64
         ``(n, m)`` contiguous along m (feature-major build) or ``(m, n)``
         contiguous along n (sample-major build, the view ``X.T``).
-    out : ndarray, shape (m,)
-        Receives ``sigmoid(w^T x_i + b)``.
-    work : tuple of int
-        ``(block, group)``: examples per block, a multiple of ``CHUNK_ALIGN``
-        (:class:`fastlogreg._tiling.Tiling` sizes it from the caches), and
-        examples per pass over the partial gradient (4 or 8; sample-major
-        only).  One tuple, the training loop's calling convention.
-
-    Returns
-    -------
-    int
-        Number of examples whose logit is not finite.
-    """
-    n, m = _dims(X)
-    block, group = work
-    n_chunks = plan_chunks(m, block)
-    bad = np.zeros(n_chunks, dtype=np.int64)
-    wx = in_dtype_of(w, X)
-    for c in prange(n_chunks):
-        z = np.empty(block)
-        buf = _workspace(n, block, X)
-        start, stop, n_blocks = chunk_blocks(c, n_chunks, m, block)
-        for k in range(n_blocks):
-            i0, i1 = part_bounds(k, n_blocks, start, stop)
-            _logits(wx, b, X, i0, i1 - i0, z, buf)
-            bad[c] += _block_sigmoid(z[:i1 - i0], out[i0:i1])
-    return bad.sum()
-
-
-def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
-    """Fused loss and gradient sums, block by block, one pass over X.
-
-    Parameters
-    ----------
-    w : ndarray of float64, shape (n,)
-    b : float
-    X : ndarray of float32 or float64
-        As for :func:`forward_blocked`.
     y : ndarray, shape (m,)
-        Labels in {0, 1}.
+        Labels in {0, 1} (not read for the forward pass: may be empty).
     sw : ndarray of float64, shape (m,) or (0,)
         Sample weights; empty means all ones.
     want_cost, want_grad : bool
         Which sums to compute (the other is returned as zeros).
     dw_out : ndarray of float64, shape (n,)
-        Receives ``sum_i sw_i (a_i - y_i) x_i``.
-    work : tuple of int
-        As for :func:`forward_blocked`.
+        Receives ``sum_i sw_i (a_i - y_i) x_i`` (untouched, and may be empty,
+        for the forward pass).
+    work : tuple
+        ``(block, group, a_out)``: examples per block, a multiple of
+        ``CHUNK_ALIGN`` (:class:`fastlogreg._tiling.Tiling` sizes it from the
+        caches); examples per pass over the partial gradient (4 or 8;
+        sample-major only); and ``a_out``, float64: empty, or ``(m,)`` to
+        receive ``sigmoid(w^T x_i + b)`` instead of the sums (the forward
+        pass).  One tuple, the training loop's calling convention.
 
     Returns
     -------
@@ -457,10 +429,11 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
         Number of examples whose logit is not finite.
     """
     n, m = _dims(X)
-    block, group = work
+    block, group, a_out = work
+    forward = a_out.shape[0] > 0
     n_chunks = plan_chunks(m, block)
     part = np.zeros((n_chunks, 3))
-    part_dw = np.empty((n_chunks, n if want_grad else 0))
+    part_dw = np.empty((n_chunks, n if want_grad and not forward else 0))
     wx = in_dtype_of(w, X)
     for c in prange(n_chunks):
         # Each thread zeroes the partials it fills (with the parallel merge
@@ -474,17 +447,21 @@ def value_and_grad_blocked(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
             i0, i1 = part_bounds(k, n_blocks, start, stop)
             nb = i1 - i0
             _logits(wx, b, X, i0, nb, z, buf)
-            loss, db, bad = _block_terms(z[:nb], y[i0:i1], sw[i0:i1], r, want_cost)
-            part[c, 0] += loss
-            part[c, 1] += db
-            part[c, 2] += bad
-            if want_grad:
-                _gradient(X, i0, nb, r, part_dw[c], buf, group)
-    # The merge is split over features, each slice summing chunks in order.
-    n_slices = plan_chunks(n, MIN_BLOCK)
-    for k in prange(n_slices):
-        j0, j1 = part_bounds(k, n_slices, 0, n)
-        sum_chunk_rows(part_dw, j0, j1, dw_out)
+            if forward:
+                part[c, 2] += _block_sigmoid(z[:nb], a_out[i0:i1])
+            else:
+                loss, db, bad = _block_terms(z[:nb], y[i0:i1], sw[i0:i1], r, want_cost)
+                part[c, 0] += loss
+                part[c, 1] += db
+                part[c, 2] += bad
+                if want_grad:
+                    _gradient(X, i0, nb, r, part_dw[c], buf, group)
+    if not forward:
+        # The merge is split over features, each slice summing chunks in order.
+        n_slices = plan_chunks(n, MIN_BLOCK)
+        for k in prange(n_slices):
+            j0, j1 = part_bounds(k, n_slices, 0, n)
+            sum_chunk_rows(part_dw, j0, j1, dw_out)
     return sum_chunk_sums(part)
 
 
@@ -513,27 +490,22 @@ def _wide_logits(w, b, X):
     return z
 
 
-def forward_wide(w, b, X, out, work):
-    """Sigmoid of the logits for a wide feature-major X (few examples, many features).
-
-    Same parameters and returns as :func:`forward_blocked` (``work`` is ``()``).
-    """
-    return _block_sigmoid(_wide_logits(w, b, X), out)
-
-
 def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
-    """Loss and gradient sums for a wide feature-major X (few examples, many features).
+    """Loss and gradient sums, or the forward pass, for a wide feature-major X.
 
     With few examples, blocks of examples would make short row segments and
     leave threads idle.  Here threads split the features instead: logits from
     per-chunk partials (:func:`_wide_logits`), the per-example terms, then each
     chunk of rows computes its own entries of the gradient.  X is read twice,
     the second time from cache (used only while X fits in the last-level
-    cache).  Same parameters and returns as
-    :func:`value_and_grad_blocked` (``work`` is ``()``).
+    cache).  Same parameters and returns as :func:`value_and_grad_blocked`;
+    ``work`` is ``(a_out,)``.
     """
     n, m = X.shape
+    a_out = work[0]
     z = _wide_logits(w, b, X)
+    if a_out.shape[0] > 0:
+        return 0.0, 0.0, _block_sigmoid(z, a_out)
     r = np.empty(m)
     loss, db, bad = _block_terms(z, y, sw, r, want_cost)
     dw_out[:] = 0.0
@@ -543,6 +515,10 @@ def value_and_grad_wide(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
             j0, j1 = part_bounds(c, n_chunks, 0, n)
             _gradient_rows(X, j0, j1, 0, m, r, dw_out)
     return loss, db, bad
+
+
+#: ``a_out`` of the kernels' ``work`` when they compute sums, not activations.
+NO_ACTIVATIONS = np.empty(0)
 
 
 class Plan(NamedTuple):
@@ -564,7 +540,8 @@ class Plan(NamedTuple):
     X : ndarray
         X as the kernels want it: ``X`` or, sample-major, the view ``X.T``.
     work : tuple
-        The kernels' last argument: ``(block, group)``, or ``()`` (wide).
+        The kernels' last argument without ``a_out``: ``(block, group)``,
+        or ``()`` (wide).
     """
 
     path: str
@@ -574,13 +551,28 @@ class Plan(NamedTuple):
     work: tuple
 
     def forward(self, w, b, out):
-        """Run the plan's forward kernel."""
-        return getattr(self.kernels, "forward_" + self.layout)(w, b, self.X, out, self.work)
+        """Run the plan's kernel for the forward pass (activations to ``out``)."""
+        # The kernel writes float64 activations: one compiled signature for
+        # every output dtype (a float32 ``out`` gets the same rounding from
+        # the copy as from the kernel's own store).
+        a_out = out if out.dtype == np.float64 else np.empty(out.shape[0])
+        empty = np.empty(0, self.X.dtype)
+        _, _, bad = getattr(self.kernels, "value_and_grad_" + self.layout)(
+            w, b, self.X, empty, NO_ACTIVATIONS, False, False, NO_ACTIVATIONS,
+            (*self.work, a_out))
+        if a_out is not out:
+            out[:] = a_out
+        return bad
+
+    @property
+    def kernel_work(self):
+        """``work`` as the kernel takes it for sums: ``a_out`` empty."""
+        return (*self.work, NO_ACTIVATIONS)
 
     def value_and_grad(self, w, b, y, sw, want_cost, want_grad, dw_out):
         """Run the plan's fused value-and-gradient kernel."""
         return getattr(self.kernels, "value_and_grad_" + self.layout)(
-            w, b, self.X, y, sw, want_cost, want_grad, dw_out, self.work)
+            w, b, self.X, y, sw, want_cost, want_grad, dw_out, self.kernel_work)
 
 
 class BlockedKernels:
@@ -599,13 +591,12 @@ class BlockedKernels:
     def __init__(self, parallel, serial=None):
         self.parallel = parallel
         self._serial = serial
+        # One kernel per layout serves forward and value_and_grad (see
+        # value_and_grad_blocked): one compilation, one cache file.
         for layout, helpers in LAYOUTS.items():
-            setattr(self, f"forward_{layout}",
-                    jit(forward_blocked, parallel=parallel, suffix="_" + layout, bind=helpers))
             setattr(self, f"value_and_grad_{layout}",
                     jit(value_and_grad_blocked, parallel=parallel, suffix="_" + layout,
                         bind=helpers))
-        self.forward_wide = jit(forward_wide, parallel=parallel)
         self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
         for layout in (*LAYOUTS, "wide"):
@@ -669,10 +660,11 @@ class BlockedKernels:
         X_kernel : ndarray
             ``X`` or, for sample-major data, the view ``X.T``.
         work : tuple
-            The kernel's trailing arguments (block size and gradient group).
+            The kernel's trailing argument: block size, gradient group and an
+            empty ``a_out``.
         """
         plan = self.plan(X)
-        return getattr(plan.kernels, "_descend_" + plan.layout), plan.X, plan.work
+        return getattr(plan.kernels, "_descend_" + plan.layout), plan.X, plan.kernel_work
 
 
 def all_paths(parallel):
