@@ -173,6 +173,42 @@ def test_weights_penalty_intercept(backend, l2, fit_intercept):
         assert bg == 0.2
 
 
+@pytest.fixture
+def parallel_gram_builds(monkeypatch):
+    """The parallel backend computes K and the products with its parallel build at any size.
+
+    Below ``PARALLEL_MIN_GRAM_WORK`` / ``PARALLEL_MIN_MATMUL_WORK`` it would
+    use the serial build, which the tests' small data would then test twice.
+    """
+    from fastlogreg.backends import gram_blocked
+    monkeypatch.setattr(gram_blocked, "PARALLEL_MIN_GRAM_WORK", 0)
+    monkeypatch.setattr(gram_blocked, "PARALLEL_MIN_MATMUL_WORK", 0)
+
+
+def test_small_products_use_the_serial_build(monkeypatch):
+    # The parallel backend's K and X @ C run the serial build below the
+    # thresholds, the parallel build above; both builds give the same bits.
+    from fastlogreg.backends import gram_blocked
+    calls = []
+    gk = get_gram_kernels("parallel")
+    parallel = gk.dense._kernels
+    for build, name in ((parallel, "parallel"), (parallel._serial, "serial")):
+        for attr in ("_gram", "_matmul"):
+            kernel = getattr(build, attr)
+            monkeypatch.setattr(build, attr, lambda *a, k=kernel, tag=(name, attr):
+                                calls.append(tag) or k(*a))
+    X = make_X(50, 20, "F", np.float64, seed=3)
+    C = np.ones((20, 2))
+    K_small, P_small = gk.gram(X), gk.matmul(X, C)
+    assert calls == [("serial", "_gram"), ("serial", "_matmul")]
+    monkeypatch.setattr(gram_blocked, "PARALLEL_MIN_GRAM_WORK", 0)
+    monkeypatch.setattr(gram_blocked, "PARALLEL_MIN_MATMUL_WORK", 0)
+    assert gk.gram(X).tobytes() == K_small.tobytes()
+    assert gk.matmul(X, C).tobytes() == P_small.tobytes()
+    assert calls[2:] == [("parallel", "_gram"), ("parallel", "_matmul")]
+
+
+@pytest.mark.usefixtures("parallel_gram_builds")
 def test_loop_and_parallel_same_bits_any_threads():
     # m = 400: K has 160,000 elements, above the threshold of the parallel iteration.
     X = make_X(40, 400, "F", np.float64, seed=11)
@@ -199,6 +235,7 @@ def test_loop_and_parallel_same_bits_any_threads():
 @pytest.mark.parametrize("layout", ["C", "F", "cols", "rows", "T_strided", "reversed"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("backend", flr.BACKENDS)
+@pytest.mark.usefixtures("parallel_gram_builds")
 def test_gram_and_matmul_kernels(backend, dtype, layout):
     # n = 70 and m = 31: partial strips and tiles.  Error bound of a float64
     # dot product of length n: |error| <= n u / (1 - n u) * sum_j |x_ji x_jk|.

@@ -34,6 +34,15 @@ _TILE_ROWS = 4
 #: The parallel build runs only from this many elements of K (m >= 362): below,
 #: starting the threads at every iteration costs more than the product.
 PARALLEL_MIN_GRAM_ELEMENTS = 1 << 17
+#: ``K`` and the products ``X @ C`` (each computed once or twice per training
+#: run) use the parallel build only from this many multiply-adds (``n m^2 / 2``
+#: for K: about 70 ms serially on one core here; ``p q k`` for a product).
+#: Below, threads save less than the parallel build costs a process: its
+#: compilation (2.5-3 s each, once) or its load from Numba's cache (tens of ms,
+#: every process; numba#8085).  At the course's shape (12288 x 209) K takes
+#: 17 ms and the final ``X @ [a, g]`` 3 ms serially.  Same bits either way.
+PARALLEL_MIN_GRAM_WORK = 1 << 30
+PARALLEL_MIN_MATMUL_WORK = 1 << 25
 
 
 def strip_length(m, target_bytes):
@@ -233,8 +242,9 @@ class BlockedGram:
     parallel : bool
     serial : BlockedGram, optional
         With ``parallel``, the serial build used for the iterations when K
-        has fewer than :data:`PARALLEL_MIN_GRAM_ELEMENTS` elements (same
-        arithmetic, so the same bits).
+        has fewer than :data:`PARALLEL_MIN_GRAM_ELEMENTS` elements, and for
+        K and the products below :data:`PARALLEL_MIN_GRAM_WORK` and
+        :data:`PARALLEL_MIN_MATMUL_WORK` (same arithmetic, so the same bits).
     """
 
     def __init__(self, parallel, serial=None):
@@ -252,7 +262,9 @@ class BlockedGram:
 
     def gram(self, X):
         """``X^T X`` in float64, ``(m, m)``."""
-        m = X.shape[1]
+        n, m = X.shape
+        if self._serial is not None and n * m * m // 2 < PARALLEL_MIN_GRAM_WORK:
+            return self._serial.gram(X)
         K = np.zeros((m, m))
         n_pairs = ((m + _TILE_ROWS - 1) // _TILE_ROWS + 1) // 2
         strip = strip_length(m, current_tiling().sample_major_block_bytes)
@@ -261,6 +273,8 @@ class BlockedGram:
 
     def matmul(self, X, C):
         """``X @ C`` in float64, ``(p, k)`` for X ``(p, q)`` and C ``(q, k)``."""
+        if self._serial is not None and X.size * C.shape[1] < PARALLEL_MIN_MATMUL_WORK:
+            return self._serial.matmul(X, C)
         out = np.empty((C.shape[1], X.shape[0]))
         self._matmul(X, np.ascontiguousarray(C.T), out)
         return out.T
