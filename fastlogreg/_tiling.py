@@ -305,10 +305,6 @@ MIN_CHUNK_EXAMPLES = 32
 PARALLEL_MIN_ELEMENTS = 1 << 17
 
 
-# The small helpers below are inlined (Numba IR) into the kernels: compiled
-# on their own, each cost 0.1-0.3 s of compile time per caller's argument
-# types (a prange index is unsigned) for a few integer operations.
-
 #: Features per float32 strip: float32 products are summed over a strip
 #: before they join a float64 logit, so that the conversion to float64 and
 #: the horizontal sum of the SIMD partial sums happen once per strip rather
@@ -321,7 +317,7 @@ PARALLEL_MIN_ELEMENTS = 1 << 17
 FLOAT32_STRIP = 1024
 
 
-@jit(inline="always")
+@jit
 def strip_length(itemsize, length):
     """Terms per strip summed in X's precision, in a sum of ``length`` terms.
 
@@ -340,7 +336,7 @@ def strip_length(itemsize, length):
     return FLOAT32_STRIP if itemsize < 8 else max(1, length)
 
 
-@jit(inline="always")
+@jit
 def plan_chunks(m, block):
     """How many chunks ``m`` examples are split into.
 
@@ -365,7 +361,7 @@ def plan_chunks(m, block):
     return max(1, min(n_blocks, MAX_CHUNKS, m // MIN_CHUNK_EXAMPLES))
 
 
-@jit(inline="always")
+@jit
 def part_bounds(k, n_parts, start, stop):
     """Part ``k`` of ``start:stop`` cut into ``n_parts`` nearly equal parts.
 
@@ -389,13 +385,13 @@ def part_bounds(k, n_parts, start, stop):
     return start + lo, start + hi
 
 
-@jit(inline="always")
+@jit
 def n_parts(length, size):
     """Fewest parts of at most ``size`` elements that ``length`` elements make."""
     return max(1, (length + size - 1) // size)
 
 
-@jit(inline="always")
+@jit
 def chunk_blocks(c, n_chunks, m, block):
     """Chunk ``c``'s examples ``start:stop`` and how many blocks they make.
 

@@ -304,13 +304,13 @@ def _gradient_packed(XT, i0, nb, r, g, buf, group):
     _gradient_feature_major(buf, 0, nb, r, g, buf, group)
 
 
-@jit(inline="always")
+@jit
 def _no_workspace(n, block, X):
     """The workspace of the layouts that need none: an empty array."""
     return np.empty((0, 0), X.dtype)
 
 
-@jit(inline="always")
+@jit
 def _packed_workspace(n, block, X):
     """Room for one block of X transposed: ``(n, block)`` in X's dtype."""
     return np.empty((n, block), X.dtype)
@@ -340,7 +340,7 @@ def sum_chunk_sums(part):
     return loss, db, int(bad)
 
 
-@jit(inline="always")
+@jit
 def sum_chunk_rows(part_dw, j0, j1, dw_out):
     """``dw_out[j0:j1]`` = the rows of ``part_dw`` added in chunk order (zeros if it has none).
 
@@ -361,13 +361,13 @@ def sum_chunk_rows(part_dw, j0, j1, dw_out):
             out[j] += row[j]
 
 
-@jit(inline="always")
+@jit
 def _dims_feature_major(X):
     """``(n, m)`` of a feature-major ``X`` of shape ``(n, m)``."""
     return X.shape[0], X.shape[1]
 
 
-@jit(inline="always")
+@jit
 def _dims_sample_major(XT):
     """``(n, m)`` of a sample-major ``XT`` of shape ``(m, n)``."""
     return XT.shape[1], XT.shape[0]
