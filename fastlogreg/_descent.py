@@ -40,7 +40,9 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
         explicit-loop kernels, buffers for the vectorized ones), passed to the
         bound kernel as one tuple.
     n_steps : int
-        Iterations to run.
+        Iterations to run; -1: no iteration, one evaluation of the bound
+        kernel at ``(w, b)`` with ``want_cost=record``,
+        ``want_grad=fit_intercept`` (see below).
     lr : float
         Learning rate.
     scale, l2 : float
@@ -63,17 +65,27 @@ def descend(w, b, X, y, sw, dw, work, n_steps, lr, scale, l2, fit_intercept, rec
         -1 when all went well, else the iteration (within this segment) at
         which a logit, the gradient or the cost stopped being finite; ``w``
         and ``b`` are then those before that iteration's update.
+
+    With ``n_steps == -1`` it returns the kernel's ``(loss_sum, db_sum, 0.0,
+    n_bad)`` instead, ``w`` and ``b`` untouched: the parallel build's public
+    kernels run through the training loop this way (``BlockedKernels``),
+    because its kernel is inlined into the loop: a separate public build
+    would compile the same parallel body a second time (about 4 s).
     """
     cost = np.nan
     db = 0.0
-    for it in range(n_steps):
+    evaluate = n_steps < 0
+    for it in range(1 if evaluate else n_steps):
         want_cost = record and it == 0
-        # work is passed whole: a call with *work could not be inlined (see bind_descent).
-        # np.bool_(True), not True: a literal True would type the kernel's
-        # argument as Literal[bool] and compile a second signature of a kernel
+        # One call site: an inlined kernel is copied (and compiled) per call.
+        # work is passed whole: a call with *work could not be inlined (see
+        # bind_descent).  want_grad is a computed bool, not the literal True,
+        # which would compile a second (Literal[bool]) signature of a kernel
         # that the public functions compile with a plain bool.
-        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, np.bool_(True), dw,
-                                             work)
+        want_grad = fit_intercept or not evaluate
+        loss, db_sum, n_bad = value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw, work)
+        if evaluate:
+            return loss, db_sum, 0.0, n_bad
         db = scale * db_sum
         dw *= scale
         if l2 != 0.0:

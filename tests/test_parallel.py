@@ -180,8 +180,8 @@ _NO_COMPILE = textwrap.dedent("""
     sigs = []
     for name in ("loop", "parallel"):
         k = _REGISTRY[name]
-        for attr in ("value_and_grad_feature_major", "value_and_grad_sample_major",
-                     "value_and_grad_packed", "value_and_grad_wide"):
+        for attr in ("_descend_feature_major", "_descend_sample_major",
+                     "_descend_packed", "_descend_wide"):
             sigs += getattr(k, attr).signatures
     assert sigs == [], sigs
     assert compiled == [], compiled

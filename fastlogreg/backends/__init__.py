@@ -25,6 +25,7 @@ and sparse X: the registry picks the kernels from X's type
 each kernel on first use.
 """
 
+import contextlib
 import threading
 import warnings
 
@@ -70,28 +71,36 @@ class _Serialized:
         return getattr(self._kernels, name)
 
     def forward(self, *args):
-        with self._lock:
+        with self._locked():
             return self._kernels.forward(*args)
 
     def value_and_grad(self, *args):
-        with self._lock:
+        with self._locked():
             return self._kernels.value_and_grad(*args)
 
     def prepare_descent(self, X):
         descend, X_kernel, work = self._kernels.prepare_descent(X)
         return self._locked_loop(descend), X_kernel, work
 
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold the lock; silence Numba's note on the parallel training loops.
+
+        The parallel training loops' array expressions (``w -= lr * dw``) are
+        compiled as serial helpers on purpose (_jit.PRANGE_ONLY: no
+        thread-count-dependent sums); Numba warns, when it compiles them, that
+        it found nothing to parallelize.  The public kernels of the parallel
+        build run through those loops too (``BlockedKernels``).
+        """
+        with self._lock, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_NO_PARALLEL_TRANSFORM,
+                                    category=NumbaPerformanceWarning)
+            yield
+
     def _locked_loop(self, descend):
         """A compiled parallel training loop, run under the lock."""
         def locked_descend(*args):
-            with self._lock, warnings.catch_warnings():
-                # The parallel training loops' array expressions (``w -= lr *
-                # dw``) are compiled as serial helpers on purpose
-                # (_jit.PRANGE_ONLY: no thread-count-dependent sums); Numba
-                # warns, when it compiles them, that it found nothing to
-                # parallelize.
-                warnings.filterwarnings("ignore", message=_NO_PARALLEL_TRANSFORM,
-                                        category=NumbaPerformanceWarning)
+            with self._locked():
                 return descend(*args)
         return locked_descend
 

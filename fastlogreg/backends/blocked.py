@@ -575,6 +575,27 @@ class Plan(NamedTuple):
             w, b, self.X, y, sw, want_cost, want_grad, dw_out, self.kernel_work)
 
 
+def _evaluate_with(descend):
+    """The fused kernel's interface, run by a compiled training loop with ``n_steps=-1``.
+
+    Parameters
+    ----------
+    descend : numba dispatcher
+        :func:`fastlogreg._descent.descend` bound to an inlined kernel.
+
+    Returns
+    -------
+    callable
+        ``value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, work)
+        -> (loss_sum, db_sum, n_bad)``, as :func:`value_and_grad_blocked`.
+    """
+    def value_and_grad(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
+        loss, db, _, bad = descend(w, b, X, y, sw, dw_out, work, -1, 0.0, 1.0, 0.0,
+                                   bool(want_grad), bool(want_cost))
+        return loss, db, bad
+    return value_and_grad
+
+
 class BlockedKernels:
     """The kernels above, per layout, compiled with one ``parallel`` setting.
 
@@ -593,26 +614,29 @@ class BlockedKernels:
         self._serial = serial
         # One kernel per layout serves forward and value_and_grad (see
         # value_and_grad_blocked): one compilation, one cache file.
-        for layout, helpers in LAYOUTS.items():
-            setattr(self, f"value_and_grad_{layout}",
-                    jit(value_and_grad_blocked, parallel=parallel, suffix="_" + layout,
-                        bind=helpers))
-        self.value_and_grad_wide = jit(value_and_grad_wide, parallel=parallel)
         name = "parallel" if parallel else "loop"
-        for layout in (*LAYOUTS, "wide"):
-            kernel = getattr(self, "value_and_grad_" + layout)
+        bodies = {layout: (value_and_grad_blocked, helpers)
+                  for layout, helpers in LAYOUTS.items()}
+        bodies["wide"] = (value_and_grad_wide, None)
+        for layout, (body, helpers) in bodies.items():
             if parallel:
                 # A cached function calling a parallel one segfaults when
                 # loaded from the cache (numba#8578), and compiling the
                 # training loop in every process cost 2-3 s.  Instead the
                 # kernel is inlined (Numba IR) into the training loop, which
                 # is compiled parallel itself: its prange loops join the
-                # loop's parallel region, and the whole is cached.
-                body, helpers = ((value_and_grad_wide, None) if layout == "wide"
-                                 else (value_and_grad_blocked, LAYOUTS[layout]))
+                # loop's parallel region, and the whole is cached.  The
+                # public kernel runs through that loop too (n_steps=-1):
+                # the parallel body is compiled once, not twice.
                 kernel = jit(body, suffix=f"_{layout}_inline", bind=helpers, inline="always")
-            setattr(self, f"_descend_{layout}", bind_descent(
-                kernel, f"{name}_{layout}", compiled=True, parallel=parallel))
+                descend = bind_descent(kernel, f"{name}_{layout}", compiled=True,
+                                       parallel=True)
+                kernel = _evaluate_with(descend)
+            else:
+                kernel = jit(body, suffix="_" + layout if helpers else "", bind=helpers)
+                descend = bind_descent(kernel, f"{name}_{layout}", compiled=True)
+            setattr(self, "value_and_grad_" + layout, kernel)
+            setattr(self, "_descend_" + layout, descend)
 
     def plan(self, X):
         """Every dispatch decision for X, made once: see :class:`Plan`.
