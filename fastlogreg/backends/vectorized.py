@@ -38,9 +38,8 @@ def loss_ufunc(z, b, y):
     return residual_and_loss(z + b, y, True)[1]
 
 
-@jit
 def workspace(m, dtype_like):
-    """Buffers for the vectorized kernels.
+    """Buffers for the vectorized kernels (plain Python: nothing to compile or load).
 
     Parameters
     ----------
