@@ -137,7 +137,36 @@ def test_parallel_kernels_on_two_threads_per_worker():
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         parallel = LogisticRegression(backend="parallel", client=client).fit(Xd, yd)
-    _assert_same_bits(parallel, LogisticRegression(backend="loop").fit(Xd, yd))
+        # The serial kernel on both threads of the worker's ChunkHost.
+        loop = LogisticRegression(backend="loop", client=client).fit(Xd, yd)
+    reference = LogisticRegression(backend="loop").fit(Xd, yd)
+    _assert_same_bits(parallel, reference)
+    _assert_same_bits(loop, reference)
+
+
+def test_chunk_hosts_give_the_task_results(two_workers):
+    """A persisted store answers through one ChunkHost actor per worker holding
+    chunks, with the results of one task per chunk, in chunk order; a chunk's
+    error is the first failed chunk's, as on the task path."""
+    from fastlogreg.dask._chunks import ChunkStore
+    X = da.from_array(np.arange(48.0).reshape(12, 4), chunks=(3, 4))
+    store = ChunkStore(two_workers, persist=True)
+    chunks = store.blocks(X)
+    hosted = store.run(_chunk_sum, [chunks], 10.0)
+    assert len(store._hosts) == 1
+    hosts = next(iter(store._hosts.values()))
+    assert sorted(i for indices, _, _ in hosts for i in indices) == [0, 1, 2, 3]
+    assert hosted == store.gather(store.map(_chunk_sum, [chunks], 10.0))
+    assert hosted == [(i, X[3 * i:3 * i + 3].sum().compute() + 10.0) for i in range(4)]
+    with pytest.raises(ValueError, match="chunk 1 is bad"):
+        store.run(_chunk_sum, [chunks], -1.0)
+    assert store._hosts  # a chunk's error is an answer, not a lost worker
+
+
+def _chunk_sum(chunk, index, offset):
+    if offset < 0 and index >= 1:
+        raise ValueError(f"chunk {index} is bad")
+    return index, float(chunk.sum()) + offset
 
 
 @pytest.mark.parametrize("params", [
@@ -283,9 +312,12 @@ def test_invalid_parameters(data):
         LogisticRegression().fit(Xd.astype(complex), yd)
 
 
-def test_worker_killed_during_fit_gives_the_same_result(data):
-    """Processes: a worker killed between two evaluations loses its chunks; the
-    scheduler recomputes them from the source graph and the fit ends as without."""
+def test_worker_killed_during_fit_gives_the_same_result(data, caplog):
+    """Processes: a worker killed between two evaluations loses its chunks and
+    its ChunkHost; the call to it fails, the evaluation runs as one task per
+    chunk, the scheduler recomputes the lost chunks from the source graph and
+    the fit ends as without."""
+    caplog.set_level("INFO", logger="fastlogreg.dask._chunks")
     X, y, _ = data
     Xd, yd = _dask(X, y)
     reference = LogisticRegression(backend="loop").fit(Xd, yd)
@@ -303,6 +335,7 @@ def test_worker_killed_during_fit_gives_the_same_result(data):
         fitted = LogisticRegression(backend="loop", client=client).fit(
             Xd, yd, callback=kill_one)
     assert killed
+    assert "ChunkHost call failed" in caplog.text  # the fast path ran, then fell back
     _assert_same_bits(fitted, reference)
 
 

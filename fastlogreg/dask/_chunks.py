@@ -16,9 +16,16 @@ bits for one worker, two, or Dask's local scheduler.
 
 ``futures``
     A distributed client and persisted chunks: handles are futures of chunks
-    kept in the workers' memory; an evaluation is one ``client.submit`` per
-    chunk (no graph is built), run where its chunk lives.  A lost worker's
-    chunks are recomputed by the scheduler from the source graph.
+    kept in the workers' memory.  An evaluation is one direct call per worker
+    to a :class:`ChunkHost` actor living there, which runs the kernel on each
+    of the worker's chunks (:meth:`ChunkStore.run`): one network round trip,
+    bypassing the scheduler.  A scheduled task per chunk (``client.map``) costs
+    about 20 ms per evaluation in scheduler bookkeeping and batched messages,
+    as much as the kernels on a million rows, and the actor call about 3 ms
+    (measured with ``tools/bench_dask.py``).  When a call fails (a worker
+    died), that evaluation and the rest of the fit run as one task per chunk:
+    the scheduler recomputes a lost worker's chunks from the source graph, and
+    the results, added in chunk order either way, keep the same bits.
 ``local``
     No distributed client, persisted: the chunks are NumPy arrays in this
     process; an evaluation is ``dask.compute`` of one task per chunk on the
@@ -29,7 +36,10 @@ bits for one worker, two, or Dask's local scheduler.
     per evaluation), so only a few chunks are in memory at any time.
 """
 
+import contextvars
+import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import dask
 import numba
@@ -40,6 +50,8 @@ from .. import _validation as v
 from .._descent import bind_descent
 from .._tiling import PARALLEL_MIN_ELEMENTS
 from ..backends import get_backend
+
+logger = logging.getLogger(__name__)
 
 #: Persist by default when the data take at most this fraction of the
 #: workers' total memory limit (distributed starts spilling at 60 %).
@@ -81,6 +93,8 @@ class ChunkStore:
 
     def __init__(self, client, persist):
         self.client = client
+        self._hosts = {}  # ChunkHost actors per set of chunks (None: not used)
+        self._setup = None  # what each ChunkHost runs first (run_everywhere)
         if client is not None and persist:
             self.mode = "futures"
         elif persist:
@@ -131,16 +145,117 @@ class ChunkStore:
         else:
             scheduler = self.client if self.client is not None else "threads"
             results = dask.compute(*handles, scheduler=scheduler)
-        for result in results:  # the first failed chunk, whichever failed first in time
-            if isinstance(result, _Failed):
-                raise result.error
-        return list(results)
+        return _raise_first_failure(results)
+
+    def run(self, func, chunked, *args):
+        """:meth:`map` then :meth:`gather`: the results in chunk order.
+
+        In ``futures`` mode through the workers' :class:`ChunkHost` actors
+        (one call per worker), falling back to one task per chunk for good
+        once a call fails.
+        """
+        if self.mode == "futures" and self._hosts is not None:
+            try:
+                results = self._run_on_hosts(func, chunked, args)
+            except Exception as error:  # a worker lost (or unreachable): the scheduler's way
+                logger.info("fastlogreg.dask: a ChunkHost call failed (%r); one task per "
+                            "chunk from now on", error)
+                self._hosts = None
+            else:
+                return _raise_first_failure(results)
+        return self.gather(self.map(func, chunked, *args))
+
+    def _run_on_hosts(self, func, chunked, args):
+        """One :meth:`ChunkHost.map` call per worker; the results in chunk order."""
+        hosts = self._hosts_for(chunked)
+        calls = [(indices, actor.map(func, args)) for indices, actor, _ in hosts]
+        results = [None] * len(chunked[0])
+        for indices, call in calls:
+            for i, result in zip(indices, call.result(), strict=True):
+                results[i] = result
+        return results
+
+    def _hosts_for(self, chunked):
+        """The actors holding these chunks, one per worker, made on first use.
+
+        Each chunk goes to the worker that holds its first handle (X's chunk),
+        so only the small chunks (labels, weights) may move.
+        """
+        key = tuple(None if c is None else tuple(f.key for f in c) for c in chunked)
+        if key not in self._hosts:
+            from distributed import wait
+            with self.client.as_current():  # wait() uses the default client
+                wait(chunked[0])
+            who_has = self.client.who_has(chunked[0])
+            by_worker = {}
+            for i, future in enumerate(chunked[0]):
+                by_worker.setdefault(who_has[future.key][0], []).append(i)
+            futures = [
+                (indices, self.client.submit(
+                    ChunkHost, indices,
+                    [None if c is None else [c[i] for i in indices] for c in chunked],
+                    self._setup,
+                    actor=True, workers=[address], allow_other_workers=False, pure=False))
+                for address, indices in by_worker.items()]
+            # The actor futures are kept: releasing them would end the actors.
+            self._hosts[key] = [(indices, future.result(), future)
+                                for indices, future in futures]
+        return self._hosts[key]
 
     def run_everywhere(self, func, *args):
-        """``func(*args)`` here and, with a client, once in every worker process."""
-        func(*args)
-        if self.client is not None:
+        """``func(*args)`` where the chunk tasks run, before the first of them.
+
+        In every worker process (``client.run``), else here.  In ``futures``
+        mode each :class:`ChunkHost` runs it as it starts instead, saving a
+        round trip through the scheduler (tasks after a fallback load the
+        kernels as they run).
+        """
+        if self.mode == "futures":
+            self._setup = (func, args)
+        elif self.client is not None:
             self.client.run(func, *args)
+        else:
+            func(*args)
+
+
+class ChunkHost:
+    """A Dask actor holding the chunks one worker keeps; runs a function on each.
+
+    Parameters
+    ----------
+    indices : list of int
+        The chunks' numbers.
+    columns : list
+        Per chunked input (X, labels, weights), the chunks in ``indices``'
+        order, or None for an absent input (Dask resolves the futures to the
+        arrays already in this worker's memory).
+    setup : tuple or None
+        ``(func, args)`` to call first (loading the kernels), or None.
+    """
+
+    def __init__(self, indices, columns, setup):
+        from distributed import get_worker
+        self.indices = indices
+        self.columns = columns
+        self.threads = get_worker().state.nthreads
+        if setup is not None:
+            setup[0](*setup[1])
+
+    def map(self, func, args):
+        """``func(*chunk_args, index, *args)`` for every chunk, as the task path does.
+
+        Runs on the worker's threads (the actor's own thread is one); each
+        thread gets a copy of the worker's context, so the kernels see the
+        worker (:func:`_task_threads`).
+        """
+        calls = [[None if c is None else c[k] for c in self.columns] + [i, *args]
+                 for k, i in enumerate(self.indices)]
+        if self.threads == 1 or len(calls) == 1:
+            return [_catching(func, *call) for call in calls]
+        with ThreadPoolExecutor(min(self.threads, len(calls))) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, _catching, func, *call)
+                       for call in calls]
+            return [future.result() for future in futures]
 
 
 # ------------------------------------------------------------------ chunk tasks
@@ -150,6 +265,14 @@ class _Failed:
 
     def __init__(self, error):
         self.error = error
+
+
+def _raise_first_failure(results):
+    """``results`` as a list; the error of the first failed chunk in chunk order raised."""
+    for result in results:  # whichever failed first in time: the same message every run
+        if isinstance(result, _Failed):
+            raise result.error
+    return list(results)
 
 
 def _catching(func, *args):
@@ -270,6 +393,9 @@ def warm_kernels(backend, dtype, n_features, transpose, rows=None):
     """
     enough = PARALLEL_MIN_ELEMENTS // n_features + 1
     m = max(enough if rows is None else min(rows, enough), 8)
+    key = (backend, np.dtype(dtype).str, n_features, transpose, m)
+    if key in _WARMED:  # this process ran these shapes already: nothing to load
+        return
     w = np.zeros(n_features)
     for order in ("C", "F"):
         shape = (m, n_features) if transpose else (n_features, m)
@@ -278,6 +404,11 @@ def warm_kernels(backend, dtype, n_features, transpose, rows=None):
         XT = X.T if transpose else X
         run_kernel(backend, w, 0.0, XT, y, np.empty(0), True, True, np.empty(n_features))
         run_kernel(backend, w, 0.0, XT, y, np.ones(m), True, True, np.empty(n_features))
+    _WARMED.add(key)
+
+
+#: The ``warm_kernels`` arguments already run in this process.
+_WARMED = set()
 
 
 class ChunkKernels:
@@ -304,14 +435,14 @@ class ChunkKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         store = X.store
         sw_chunks = sw if isinstance(sw, list) else None
-        handles = store.map(value_and_grad_chunk, [X.chunks, y, sw_chunks],
-                            np.array(w, dtype=np.float64), float(b), bool(want_cost),
-                            bool(want_grad), self.backend, self.transpose, X.offsets)
+        parts = store.run(value_and_grad_chunk, [X.chunks, y, sw_chunks],
+                          np.array(w, dtype=np.float64), float(b), bool(want_cost),
+                          bool(want_grad), self.backend, self.transpose, X.offsets)
         loss = db = 0.0
         n_bad = 0
         if want_grad:
             dw_out[:] = 0.0
-        for part_loss, part_db, part_bad, part_dw in store.gather(handles):
+        for part_loss, part_db, part_bad, part_dw in parts:
             loss += part_loss
             db += part_db
             n_bad += part_bad

@@ -131,12 +131,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             sw = inp.as_vector_like(sample_weight, rows, "sample_weight", X.shape[0])
             sw = sw.astype(np.float64)
         offsets = offsets_of(rows)
+        itemsize = n_features * X.dtype.itemsize
+        if persist is None and offsets is not None:  # the size is known before the scan
+            persist = X.shape[0] * itemsize <= PERSIST_FRACTION * memory_budget(client)
 
-        # One pass over the labels (and weights): classes, counts, sums, checks.
-        scan = ChunkStore(client, persist=False)
-        y_parts = list(y.to_delayed().ravel())
-        sw_parts = None if sw is None else list(sw.to_delayed().ravel())
-        stats = scan.gather(scan.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
+        # One pass over the labels (and weights): classes, counts, sums, checks;
+        # on the chunks kept for the fit when the size was known.
+        store = ChunkStore(client, bool(persist))
+        y_parts = store.blocks(y)
+        sw_parts = None if sw is None else store.blocks(sw)
+        stats = store.gather(store.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
         n_samples = sum(s[0] for s in stats)
         if n_samples == 0:
             raise ValueError("X and y must have at least one sample; got 0")
@@ -150,12 +154,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 sw_sum += s[2]
         sw_sum = check_sw_sum(float(sw_sum))
 
-        if persist is None:
-            nbytes = n_samples * n_features * X.dtype.itemsize
-            persist = nbytes <= PERSIST_FRACTION * memory_budget(client)
-        store = ChunkStore(client, persist)
-        codes = store.keep(store.map(inp.encode_chunk, [store.blocks(y)], classes))
-        sw_chunks = None if sw is None else store.blocks(sw)
+        if persist is None:  # rows of unknown count: decided now, kept from now on
+            persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
+            if persist:
+                store = ChunkStore(client, persist)
+                y_parts = store.blocks(y)
+                sw_parts = None if sw is None else store.blocks(sw)
+        codes = store.keep(store.map(inp.encode_chunk, [y_parts], classes))
+        sw_chunks = sw_parts
         data = ChunkedX(store, store.blocks(X), (n_features, n_samples), X.dtype, offsets)
         store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
                              None if offsets is None else max(rows))
