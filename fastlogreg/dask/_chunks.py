@@ -183,10 +183,12 @@ class ChunkStore:
         """
         key = tuple(None if c is None else tuple(f.key for f in c) for c in chunked)
         if key not in self._hosts:
-            from distributed import wait
-            with self.client.as_current():  # wait() uses the default client
-                wait(chunked[0])
             who_has = self.client.who_has(chunked[0])
+            if not all(who_has.get(f.key) for f in chunked[0]):  # not all computed yet
+                from distributed import wait
+                with self.client.as_current():  # wait() uses the default client
+                    wait(chunked[0])
+                who_has = self.client.who_has(chunked[0])
             by_worker = {}
             for i, future in enumerate(chunked[0]):
                 by_worker.setdefault(who_has[future.key][0], []).append(i)

@@ -136,8 +136,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             persist = X.shape[0] * itemsize <= PERSIST_FRACTION * memory_budget(client)
 
         # One pass over the labels (and weights): classes, counts, sums, checks;
-        # on the chunks kept for the fit when the size was known.
+        # on the chunks kept for the fit when the size was known (X is read
+        # in the meantime).
         store = ChunkStore(client, bool(persist))
+        x_parts = store.blocks(X)
         y_parts = store.blocks(y)
         sw_parts = None if sw is None else store.blocks(sw)
         stats = store.gather(store.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
@@ -158,11 +160,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
             if persist:
                 store = ChunkStore(client, persist)
+                x_parts = store.blocks(X)
                 y_parts = store.blocks(y)
                 sw_parts = None if sw is None else store.blocks(sw)
-        codes = store.keep(store.map(inp.encode_chunk, [y_parts], classes))
+        data = ChunkedX(store, x_parts, (n_features, n_samples), X.dtype, offsets)
         sw_chunks = sw_parts
-        data = ChunkedX(store, store.blocks(X), (n_features, n_samples), X.dtype, offsets)
         store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
                              None if offsets is None else max(rows))
 
@@ -172,7 +174,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         start = warm_start_point(self, classes, n_features, n_problems)
 
         def fit_one(positive, w0, b0):
-            targets = store.keep(store.map(inp.target_chunk, [codes], positive, X.dtype))
+            targets = store.keep(store.map(inp.target_chunk, [y_parts], classes, positive,
+                                           X.dtype))
             return minimize_lbfgs(problem, targets, w0, b0, params, callback=callback,
                                   stacklevel=5)
 

@@ -157,15 +157,9 @@ def check_labels_chunk(y, sw, index, offsets):
     return y.shape[0], np.unique(y), sw_sum
 
 
-def encode_chunk(y, index, classes):
-    """Class index of every label of one chunk (small unsigned ints)."""
-    codes = np.searchsorted(classes, y)
-    return codes.astype(np.min_scalar_type(max(len(classes) - 1, 1)))
-
-
-def target_chunk(codes, index, positive, dtype):
-    """The 0/1 targets of one binary problem for one chunk, in X's dtype."""
-    return (codes == positive).astype(dtype)
+def target_chunk(y, index, classes, positive, dtype):
+    """The 0/1 targets of one chunk for the problem of ``classes[positive]``, in X's dtype."""
+    return (np.asarray(y) == classes[positive]).astype(dtype)
 
 
 def binary_chunk(Y, index, dtype, offsets):
