@@ -207,11 +207,23 @@ def test_dataframe_input_and_column_chunks(data):
     frame["label"] = np.where(y == 1, "yes", "no")
     ddf = dd.from_pandas(frame, npartitions=3)
     fitted = LogisticRegression(**TIGHT).fit(ddf.drop(columns="label"), ddf["label"])
-    ref = Local(**TIGHT).fit(X, np.where(y == 1, "yes", "no"))
+    features = frame.drop(columns="label")
+    ref = Local(**TIGHT).fit(features, np.where(y == 1, "yes", "no"))
     _assert_fits_equal(fitted, ref)
+    # Column names recorded as scikit-learn does, checked at prediction.
+    np.testing.assert_array_equal(fitted.feature_names_in_, ref.feature_names_in_)
+    X_frame = ddf.drop(columns="label")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning from the chunks
+        np.testing.assert_array_equal(fitted.predict(X_frame).compute(), ref.predict(features))
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.predict(X_frame[X_frame.columns[::-1]])
+    np.testing.assert_array_equal(fitted.to_local().feature_names_in_, ref.feature_names_in_)
     # An X chunked along the features too: the chunks are merged by rows.
     Xd = da.from_array(X, chunks=(1000, 2))
-    _assert_fits_equal(LogisticRegression(**TIGHT).fit(Xd, y), Local(**TIGHT).fit(X, y))
+    refit = fitted.fit(Xd, np.where(y == 1, "yes", "no"))  # arrays: the names are gone
+    assert not hasattr(refit, "feature_names_in_")
+    _assert_fits_equal(refit, Local(**TIGHT).fit(X, np.where(y == 1, "yes", "no")))
 
 
 def test_predictions_are_dask_and_score_is_a_float(data, two_workers):

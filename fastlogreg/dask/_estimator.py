@@ -122,6 +122,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         client = current_client(inp.check_client(self.client))
         if not inp.is_dask(X):
             return self._fit_in_memory(X, y, sample_weight)
+        names = inp.feature_names(X)
         X = inp.as_samples_array(X)
         rows = X.chunks[0]
         n_features = X.shape[1]
@@ -185,6 +186,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.intercept_ = intercept
         self.n_iter_ = n_iter
         self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return self
 
     def _fit_in_memory(self, X, y, sample_weight):
@@ -234,10 +239,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         local = self.to_local()
         if not inp.is_dask(X):
             return getattr(local, method)(X)
+        inp.check_feature_names(self, X)
         X = inp.as_samples_array(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but LogisticRegression is "
                              f"expecting {self.n_features_in_} features as input")
+        if hasattr(local, "feature_names_in_"):  # checked above; the chunks are arrays
+            del local.feature_names_in_
         func = getattr(local, method)
         if n_columns is None:
             return X.map_blocks(func, drop_axis=1, dtype=dtype)

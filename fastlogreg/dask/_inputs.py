@@ -30,6 +30,35 @@ def real_dtype(name, dtype):
                     f"got dtype {dtype}")
 
 
+def feature_names(X):
+    """The column names of a dask DataFrame whose names are all strings, else None.
+
+    As scikit-learn records ``feature_names_in_``: other inputs, and frames
+    with non-string column names, have none.
+    """
+    frame, _ = _dataframe_types()
+    if isinstance(X, frame) and all(isinstance(c, str) for c in X.columns):
+        return np.asarray(X.columns, dtype=object)
+    return None
+
+
+def check_feature_names(estimator, X):
+    """A dask DataFrame's columns must be those the estimator was fitted with.
+
+    Raises
+    ------
+    ValueError
+        Naming the expected and the received columns.
+    """
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = feature_names(X)
+    if fitted is None or names is None:
+        return
+    if len(names) != len(fitted) or np.any(names != fitted):
+        raise ValueError("The feature names should match those that were passed during "
+                         f"fit: expected {list(fitted)[:10]}, got {list(names)[:10]}")
+
+
 def as_samples_array(X, name="X"):
     """A dask X ``(n_samples, n_features)`` chunked by rows only, in a float dtype.
 
