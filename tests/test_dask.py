@@ -152,10 +152,11 @@ def test_chunk_hosts_give_the_task_results(two_workers):
     X = da.from_array(np.arange(48.0).reshape(12, 4), chunks=(3, 4))
     store = ChunkStore(two_workers, persist=True)
     chunks = store.blocks(X)
+    unheld = store.blocks(X)  # other futures of the same data: not held, tasks
+    store.host([chunks])
     hosted = store.run(_chunk_sum, [chunks], 10.0)
-    assert len(store._hosts) == 1
-    hosts = next(iter(store._hosts.values()))
-    assert sorted(i for indices, _, _ in hosts for i in indices) == [0, 1, 2, 3]
+    assert sorted(i for indices, _ in store._hosts for i in indices) == [0, 1, 2, 3]
+    assert hosted == store.run(_chunk_sum, [unheld], 10.0)
     assert hosted == store.gather(store.map(_chunk_sum, [chunks], 10.0))
     assert hosted == [(i, X[3 * i:3 * i + 3].sum().compute() + 10.0) for i in range(4)]
     with pytest.raises(ValueError, match="chunk 1 is bad"):

@@ -93,7 +93,9 @@ class ChunkStore:
 
     def __init__(self, client, persist):
         self.client = client
-        self._hosts = {}  # ChunkHost actors per set of chunks (None: not used)
+        self._hosts = []  # (chunk numbers, ChunkHost actor future); None: not used
+        self._held = {}  # key: future of every chunk the hosts hold
+        self._actors = None  # the hosts' actor proxies, once started
         self._setup = None  # what each ChunkHost runs first (run_everywhere)
         if client is not None and persist:
             self.mode = "futures"
@@ -147,14 +149,46 @@ class ChunkStore:
             results = dask.compute(*handles, scheduler=scheduler)
         return _raise_first_failure(results)
 
+    def host(self, chunked):
+        """Start one :class:`ChunkHost` per worker holding these chunks (``futures`` mode).
+
+        Chunk ``i`` of every handle list goes to the worker that holds
+        ``chunked[0][i]`` (X's chunk), so only the small chunks (labels,
+        weights) may move.  From then on, :meth:`run` calls whose chunks are
+        all held go through the hosts.  Other modes: nothing to do.
+        """
+        if self.mode != "futures" or self._hosts is None:
+            return
+        anchors = chunked[0]
+        who_has = self.client.who_has(anchors)
+        if not all(who_has.get(f.key) for f in anchors):  # not all computed yet
+            from distributed import wait
+            with self.client.as_current():  # wait() uses the default client
+                wait(anchors)
+            who_has = self.client.who_has(anchors)
+        by_worker = {}
+        for i, future in enumerate(anchors):
+            by_worker.setdefault(who_has[future.key][0], []).append(i)
+        for address, indices in by_worker.items():
+            held = {c[i].key: c[i] for c in chunked if c is not None for i in indices}
+            self._held.update(held)
+            # Dask resolves the futures in ``held`` to the arrays on that worker.
+            future = self.client.submit(ChunkHost, held, self._setup, actor=True,
+                                        workers=[address], allow_other_workers=False,
+                                        pure=False)
+            # The actor future is kept: releasing it would end the actor.
+            self._hosts.append((indices, future))
+        self._actors = None
+
     def run(self, func, chunked, *args):
         """:meth:`map` then :meth:`gather`: the results in chunk order.
 
         In ``futures`` mode through the workers' :class:`ChunkHost` actors
-        (one call per worker), falling back to one task per chunk for good
-        once a call fails.
+        when they hold every chunk (one call per worker), falling back to
+        one task per chunk for good once a call fails.
         """
-        if self.mode == "futures" and self._hosts is not None:
+        if self.mode == "futures" and self._hosts and all(
+                f.key in self._held for c in chunked if c is not None for f in c):
             try:
                 results = self._run_on_hosts(func, chunked, args)
             except Exception as error:  # a worker lost (or unreachable): the scheduler's way
@@ -167,42 +201,17 @@ class ChunkStore:
 
     def _run_on_hosts(self, func, chunked, args):
         """One :meth:`ChunkHost.map` call per worker; the results in chunk order."""
-        hosts = self._hosts_for(chunked)
-        calls = [(indices, actor.map(func, args)) for indices, actor, _ in hosts]
+        if self._actors is None:  # the hosts started: their proxies, once
+            self._actors = [future.result() for _, future in self._hosts]
+        calls = []
+        for (indices, _), actor in zip(self._hosts, self._actors, strict=True):
+            keys = [[None if c is None else c[i].key for c in chunked] for i in indices]
+            calls.append((indices, actor.map(func, indices, keys, args)))
         results = [None] * len(chunked[0])
         for indices, call in calls:
             for i, result in zip(indices, call.result(), strict=True):
                 results[i] = result
         return results
-
-    def _hosts_for(self, chunked):
-        """The actors holding these chunks, one per worker, made on first use.
-
-        Each chunk goes to the worker that holds its first handle (X's chunk),
-        so only the small chunks (labels, weights) may move.
-        """
-        key = tuple(None if c is None else tuple(f.key for f in c) for c in chunked)
-        if key not in self._hosts:
-            who_has = self.client.who_has(chunked[0])
-            if not all(who_has.get(f.key) for f in chunked[0]):  # not all computed yet
-                from distributed import wait
-                with self.client.as_current():  # wait() uses the default client
-                    wait(chunked[0])
-                who_has = self.client.who_has(chunked[0])
-            by_worker = {}
-            for i, future in enumerate(chunked[0]):
-                by_worker.setdefault(who_has[future.key][0], []).append(i)
-            futures = [
-                (indices, self.client.submit(
-                    ChunkHost, indices,
-                    [None if c is None else [c[i] for i in indices] for c in chunked],
-                    self._setup,
-                    actor=True, workers=[address], allow_other_workers=False, pure=False))
-                for address, indices in by_worker.items()]
-            # The actor futures are kept: releasing them would end the actors.
-            self._hosts[key] = [(indices, future.result(), future)
-                                for indices, future in futures]
-        return self._hosts[key]
 
     def run_everywhere(self, func, *args):
         """``func(*args)`` where the chunk tasks run, before the first of them.
@@ -221,37 +230,34 @@ class ChunkStore:
 
 
 class ChunkHost:
-    """A Dask actor holding the chunks one worker keeps; runs a function on each.
+    """A Dask actor holding the chunks one worker keeps; runs a function on them.
 
     Parameters
     ----------
-    indices : list of int
-        The chunks' numbers.
-    columns : list
-        Per chunked input (X, labels, weights), the chunks in ``indices``'
-        order, or None for an absent input (Dask resolves the futures to the
+    chunks : dict
+        Key: chunk array (Dask resolves the futures it was given to the
         arrays already in this worker's memory).
     setup : tuple or None
         ``(func, args)`` to call first (loading the kernels), or None.
     """
 
-    def __init__(self, indices, columns, setup):
+    def __init__(self, chunks, setup):
         from distributed import get_worker
-        self.indices = indices
-        self.columns = columns
+        self.chunks = chunks
         self.threads = get_worker().state.nthreads
         if setup is not None:
             setup[0](*setup[1])
 
-    def map(self, func, args):
-        """``func(*chunk_args, index, *args)`` for every chunk, as the task path does.
+    def map(self, func, indices, keys, args):
+        """``func(*chunk_args, index, *args)`` per chunk, as the task path calls it.
 
-        Runs on the worker's threads (the actor's own thread is one); each
-        thread gets a copy of the worker's context, so the kernels see the
-        worker (:func:`_task_threads`).
+        ``keys[k]`` are the keys of chunk ``indices[k]``'s arguments (None:
+        pass None).  Runs on the worker's threads (the actor's own thread is
+        one); each thread gets a copy of the worker's context, so that the
+        kernels see the worker (:func:`_task_threads`).
         """
-        calls = [[None if c is None else c[k] for c in self.columns] + [i, *args]
-                 for k, i in enumerate(self.indices)]
+        calls = [[None if key is None else self.chunks[key] for key in chunk_keys] + [i, *args]
+                 for i, chunk_keys in zip(indices, keys, strict=True)]
         if self.threads == 1 or len(calls) == 1:
             return [_catching(func, *call) for call in calls]
         with ThreadPoolExecutor(min(self.threads, len(calls))) as pool:
@@ -332,7 +338,7 @@ def _chunk_error(what, index, offsets, i):
 
 
 def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, transpose,
-                         offsets):
+                         offsets, positive):
     """Kernel sums of one chunk: ``(loss_sum, db_sum, n_bad, dw_sum or None)``.
 
     Parameters
@@ -340,8 +346,9 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     X : ndarray
         The chunk: ``(rows, n_features)`` with ``transpose`` (the estimator),
         else ``(n_x, m_chunk)`` (the course's layout).
-    y : ndarray of X's dtype
-        0/1 targets of the chunk's examples.
+    y : ndarray
+        The chunk's labels: 0/1 targets in X's dtype, or with ``positive``
+        the estimator's labels.
     sw : ndarray of float64, or None
         The chunk's sample weights (None: all ones).
     index : int
@@ -351,6 +358,10 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     transpose : bool
     offsets : list of int or None
         First row of every chunk, when known.
+    positive : object or None
+        The label whose examples are the positive ones (the targets, made
+        here at every evaluation: 0.1 ms per 100,000 labels, against a
+        round trip of tasks to keep them), or None.
 
     Raises
     ------
@@ -360,6 +371,8 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     """
     XT = X.T if transpose else X
     m = XT.shape[1]
+    if positive is not None:
+        y = (y == positive).astype(X.dtype)
     for name, arr in (("y", y), ("sample_weight", sw)):
         if arr is not None and arr.shape[0] != m:
             raise ValueError(f"chunk {index} of X has {m} examples but chunk {index} of "
@@ -437,9 +450,10 @@ class ChunkKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         store = X.store
         sw_chunks = sw if isinstance(sw, list) else None
-        parts = store.run(value_and_grad_chunk, [X.chunks, y, sw_chunks],
+        labels, positive = (y.chunks, y.positive) if isinstance(y, Labels) else (y, None)
+        parts = store.run(value_and_grad_chunk, [X.chunks, labels, sw_chunks],
                           np.array(w, dtype=np.float64), float(b), bool(want_cost),
-                          bool(want_grad), self.backend, self.transpose, X.offsets)
+                          bool(want_grad), self.backend, self.transpose, X.offsets, positive)
         loss = db = 0.0
         n_bad = 0
         if want_grad:
@@ -455,6 +469,18 @@ class ChunkKernels:
     def prepare_descent(self, X):
         """:func:`fastlogreg._descent.descend` over the chunks (plain Python driving tasks)."""
         return bind_descent(self.value_and_grad, "dask", compiled=False), X, ()
+
+
+class Labels:
+    """The chunks of the labels, with the label that counts as positive.
+
+    The targets of one binary problem (one-vs-rest), made in each task from
+    the labels kept for the whole fit.
+    """
+
+    def __init__(self, chunks, positive):
+        self.chunks = chunks
+        self.positive = positive
 
 
 class ChunkedX:

@@ -59,8 +59,9 @@ def _setup(w, b, X, Y, backend, client, persist, evaluations):
     store = ChunkStore(client, persist)
     offsets = offsets_of(X.chunks[1])
     targets = store.keep(store.map(inp.binary_chunk, [store.blocks(y)], dtype, offsets))
-    data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
     store.run_everywhere(warm_kernels, backend, dtype, n_x, False, max(X.chunks[1]))
+    data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
+    store.host([data.chunks, targets])
     return ChunkKernels(backend, transpose=False), data, targets, w_flat, out_dtype, \
         w_shape, b
 

@@ -21,6 +21,7 @@ from ._chunks import (
     ChunkedX,
     ChunkKernels,
     ChunkStore,
+    Labels,
     current_client,
     memory_budget,
     offsets_of,
@@ -139,11 +140,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # One pass over the labels (and weights): classes, counts, sums, checks;
         # on the chunks kept for the fit when the size was known (X is read
         # in the meantime).
+        def keep_chunks(store):
+            store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
+                                 None if offsets is None else max(rows))
+            parts = [store.blocks(X), store.blocks(y), None if sw is None else store.blocks(sw)]
+            store.host(parts)
+            return parts
+
         store = ChunkStore(client, bool(persist))
-        x_parts = store.blocks(X)
-        y_parts = store.blocks(y)
-        sw_parts = None if sw is None else store.blocks(sw)
-        stats = store.gather(store.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
+        x_parts, y_parts, sw_parts = keep_chunks(store)
+        stats = store.run(inp.check_labels_chunk, [y_parts, sw_parts], offsets)
         n_samples = sum(s[0] for s in stats)
         if n_samples == 0:
             raise ValueError("X and y must have at least one sample; got 0")
@@ -161,13 +167,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
             if persist:
                 store = ChunkStore(client, persist)
-                x_parts = store.blocks(X)
-                y_parts = store.blocks(y)
-                sw_parts = None if sw is None else store.blocks(sw)
+                x_parts, y_parts, sw_parts = keep_chunks(store)
         data = ChunkedX(store, x_parts, (n_features, n_samples), X.dtype, offsets)
         sw_chunks = sw_parts
-        store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
-                             None if offsets is None else max(rows))
 
         kernels = ChunkKernels(params["backend"], transpose=True)
         problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
@@ -175,10 +177,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         start = warm_start_point(self, classes, n_features, n_problems)
 
         def fit_one(positive, w0, b0):
-            targets = store.keep(store.map(inp.target_chunk, [y_parts], classes, positive,
-                                           X.dtype))
-            return minimize_lbfgs(problem, targets, w0, b0, params, callback=callback,
-                                  stacklevel=5)
+            return minimize_lbfgs(problem, Labels(y_parts, classes[positive]), w0, b0, params,
+                                  callback=callback, stacklevel=5)
 
         coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
         self.classes_ = classes

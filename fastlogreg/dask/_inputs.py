@@ -186,11 +186,6 @@ def check_labels_chunk(y, sw, index, offsets):
     return y.shape[0], np.unique(y), sw_sum
 
 
-def target_chunk(y, index, classes, positive, dtype):
-    """The 0/1 targets of one chunk for the problem of ``classes[positive]``, in X's dtype."""
-    return (np.asarray(y) == classes[positive]).astype(dtype)
-
-
 def binary_chunk(Y, index, dtype, offsets):
     """One chunk of the course's labels, checked to be 0 or 1, in X's dtype."""
     y = np.asarray(Y).astype(dtype, copy=False)
