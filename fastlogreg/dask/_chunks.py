@@ -180,6 +180,18 @@ class ChunkStore:
             self._hosts.append((indices, future))
         self._actors = None
 
+    def close(self):
+        """End the hosts now, not whenever the store is garbage collected.
+
+        Only the actors' own keys are cancelled, never the chunks' (they may
+        be the caller's persisted data).
+        """
+        if self._hosts:
+            self.client.cancel([future for _, future in self._hosts])
+        self._hosts = []
+        self._held = {}
+        self._actors = None
+
     def run(self, func, chunked, *args):
         """:meth:`map` then :meth:`gather`: the results in chunk order.
 

@@ -148,39 +148,31 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return parts
 
         store = ChunkStore(client, bool(persist))
-        x_parts, y_parts, sw_parts = keep_chunks(store)
-        stats = store.run(inp.check_labels_chunk, [y_parts, sw_parts], offsets)
-        n_samples = sum(s[0] for s in stats)
-        if n_samples == 0:
-            raise ValueError("X and y must have at least one sample; got 0")
-        classes = np.unique(np.concatenate([s[1] for s in stats]))
-        check_classification_targets(classes)
-        n_problems = encode_classes(classes)
-        sw_sum = n_samples
-        if sw is not None:
-            sw_sum = 0.0
-            for s in stats:  # chunk order: the same sum everywhere
-                sw_sum += s[2]
-        sw_sum = check_sw_sum(float(sw_sum))
+        try:
+            x_parts, y_parts, sw_parts = keep_chunks(store)
+            n_samples, classes, sw_sum = _scan_labels(store, y_parts, sw_parts, offsets)
+            n_problems = encode_classes(classes)
 
-        if persist is None:  # rows of unknown count: decided now, kept from now on
-            persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
-            if persist:
-                store = ChunkStore(client, persist)
-                x_parts, y_parts, sw_parts = keep_chunks(store)
-        data = ChunkedX(store, x_parts, (n_features, n_samples), X.dtype, offsets)
-        sw_chunks = sw_parts
+            if persist is None:  # rows of unknown count: decided now, kept from now on
+                persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
+                if persist:
+                    store = ChunkStore(client, persist)
+                    x_parts, y_parts, sw_parts = keep_chunks(store)
+            data = ChunkedX(store, x_parts, (n_features, n_samples), X.dtype, offsets)
+            sw_chunks = sw_parts
 
-        kernels = ChunkKernels(params["backend"], transpose=True)
-        problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
-                          sw_sum, params["C"], params["fit_intercept"])
-        start = warm_start_point(self, classes, n_features, n_problems)
+            kernels = ChunkKernels(params["backend"], transpose=True)
+            problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
+                              sw_sum, params["C"], params["fit_intercept"])
+            start = warm_start_point(self, classes, n_features, n_problems)
 
-        def fit_one(positive, w0, b0):
-            return minimize_lbfgs(problem, Labels(y_parts, classes[positive]), w0, b0, params,
-                                  callback=callback, stacklevel=5)
+            def fit_one(positive, w0, b0):
+                return minimize_lbfgs(problem, Labels(y_parts, classes[positive]), w0, b0, params,
+                                      callback=callback, stacklevel=5)
 
-        coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+            coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+        finally:
+            store.close()  # the fit's actors end with it
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
@@ -311,3 +303,34 @@ def _accuracy_chunk(pred, y, sw, index):
     if sw is None:
         return float(hit.sum()), float(hit.shape[0])
     return float(sw[hit].sum()), float(sw.sum())
+
+
+def _scan_labels(store, y_parts, sw_parts, offsets):
+    """One pass over the labels (and weights) in the store's chunks.
+
+    Returns
+    -------
+    n_samples : int
+    classes : ndarray
+        The distinct labels, sorted.
+    sw_sum : float
+        The weights' sum (``n_samples`` without weights), checked.
+
+    Raises
+    ------
+    ValueError
+        No samples, NaN or bad labels or weights (named by row and chunk),
+        fewer than two classes.
+    """
+    stats = store.run(inp.check_labels_chunk, [y_parts, sw_parts], offsets)
+    n_samples = sum(s[0] for s in stats)
+    if n_samples == 0:
+        raise ValueError("X and y must have at least one sample; got 0")
+    classes = np.unique(np.concatenate([s[1] for s in stats]))
+    check_classification_targets(classes)
+    sw_sum = n_samples
+    if sw_parts is not None:
+        sw_sum = 0.0
+        for s in stats:  # chunk order: the same sum everywhere
+            sw_sum += s[2]
+    return n_samples, classes, check_sw_sum(float(sw_sum))
