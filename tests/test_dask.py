@@ -137,7 +137,37 @@ def test_parallel_kernels_on_two_threads_per_worker():
                                   dashboard_address=":0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         parallel = LogisticRegression(backend="parallel", client=client).fit(Xd, yd)
-    _assert_same_bits(parallel, LogisticRegression(backend="loop").fit(Xd, yd))
+        # The serial kernel on both threads of the worker's ChunkHost.
+        loop = LogisticRegression(backend="loop", client=client).fit(Xd, yd)
+    reference = LogisticRegression(backend="loop").fit(Xd, yd)
+    _assert_same_bits(parallel, reference)
+    _assert_same_bits(loop, reference)
+
+
+def test_chunk_hosts_give_the_task_results(two_workers):
+    """A persisted store answers through one ChunkHost actor per worker holding
+    chunks, with the results of one task per chunk, in chunk order; a chunk's
+    error is the first failed chunk's, as on the task path."""
+    from fastlogreg.dask._chunks import ChunkStore
+    X = da.from_array(np.arange(48.0).reshape(12, 4), chunks=(3, 4))
+    store = ChunkStore(two_workers, persist=True)
+    chunks = store.blocks(X)
+    unheld = store.blocks(X)  # other futures of the same data: not held, tasks
+    store.host([chunks])
+    hosted = store.run(_chunk_sum, [chunks], 10.0)
+    assert sorted(i for indices, _ in store._hosts for i in indices) == [0, 1, 2, 3]
+    assert hosted == store.run(_chunk_sum, [unheld], 10.0)
+    assert hosted == store.gather(store.map(_chunk_sum, [chunks], 10.0))
+    assert hosted == [(i, X[3 * i:3 * i + 3].sum().compute() + 10.0) for i in range(4)]
+    with pytest.raises(ValueError, match="chunk 1 is bad"):
+        store.run(_chunk_sum, [chunks], -1.0)
+    assert store._hosts  # a chunk's error is an answer, not a lost worker
+
+
+def _chunk_sum(chunk, index, offset):
+    if offset < 0 and index >= 1:
+        raise ValueError(f"chunk {index} is bad")
+    return index, float(chunk.sum()) + offset
 
 
 @pytest.mark.parametrize("params", [
@@ -178,11 +208,23 @@ def test_dataframe_input_and_column_chunks(data):
     frame["label"] = np.where(y == 1, "yes", "no")
     ddf = dd.from_pandas(frame, npartitions=3)
     fitted = LogisticRegression(**TIGHT).fit(ddf.drop(columns="label"), ddf["label"])
-    ref = Local(**TIGHT).fit(X, np.where(y == 1, "yes", "no"))
+    features = frame.drop(columns="label")
+    ref = Local(**TIGHT).fit(features, np.where(y == 1, "yes", "no"))
     _assert_fits_equal(fitted, ref)
+    # Column names recorded as scikit-learn does, checked at prediction.
+    np.testing.assert_array_equal(fitted.feature_names_in_, ref.feature_names_in_)
+    X_frame = ddf.drop(columns="label")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no feature-name warning from the chunks
+        np.testing.assert_array_equal(fitted.predict(X_frame).compute(), ref.predict(features))
+    with pytest.raises(ValueError, match="feature names should match"):
+        fitted.predict(X_frame[X_frame.columns[::-1]])
+    np.testing.assert_array_equal(fitted.to_local().feature_names_in_, ref.feature_names_in_)
     # An X chunked along the features too: the chunks are merged by rows.
     Xd = da.from_array(X, chunks=(1000, 2))
-    _assert_fits_equal(LogisticRegression(**TIGHT).fit(Xd, y), Local(**TIGHT).fit(X, y))
+    refit = fitted.fit(Xd, np.where(y == 1, "yes", "no"))  # arrays: the names are gone
+    assert not hasattr(refit, "feature_names_in_")
+    _assert_fits_equal(refit, Local(**TIGHT).fit(X, np.where(y == 1, "yes", "no")))
 
 
 def test_predictions_are_dask_and_score_is_a_float(data, two_workers):
@@ -283,9 +325,12 @@ def test_invalid_parameters(data):
         LogisticRegression().fit(Xd.astype(complex), yd)
 
 
-def test_worker_killed_during_fit_gives_the_same_result(data):
-    """Processes: a worker killed between two evaluations loses its chunks; the
-    scheduler recomputes them from the source graph and the fit ends as without."""
+def test_worker_killed_during_fit_gives_the_same_result(data, caplog):
+    """Processes: a worker killed between two evaluations loses its chunks and
+    its ChunkHost; the call to it fails, the evaluation runs as one task per
+    chunk, the scheduler recomputes the lost chunks from the source graph and
+    the fit ends as without."""
+    caplog.set_level("INFO", logger="fastlogreg.dask._chunks")
     X, y, _ = data
     Xd, yd = _dask(X, y)
     reference = LogisticRegression(backend="loop").fit(Xd, yd)
@@ -303,6 +348,7 @@ def test_worker_killed_during_fit_gives_the_same_result(data):
         fitted = LogisticRegression(backend="loop", client=client).fit(
             Xd, yd, callback=kill_one)
     assert killed
+    assert "ChunkHost call failed" in caplog.text  # the fast path ran, then fell back
     _assert_same_bits(fitted, reference)
 
 

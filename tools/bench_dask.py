@@ -55,10 +55,11 @@ def evaluation_overhead(client, n_chunks, repeat=50):
     X = da.from_array(np.ones((64 * n_chunks, 50)), chunks=(64, 50))
     y = da.zeros(64 * n_chunks, chunks=64)
     store = ChunkStore(client, persist=True)
-    data = ChunkedX(store, store.blocks(X), (50, X.shape[0]), X.dtype,
-                    [64 * i for i in range(n_chunks)])
     targets = store.blocks(y)
     store.run_everywhere(warm_kernels, "parallel", X.dtype, 50, True, 64)
+    data = ChunkedX(store, store.blocks(X), (50, X.shape[0]), X.dtype,
+                    [64 * i for i in range(n_chunks)])
+    store.host([data.chunks, targets])
     kernels = ChunkKernels("parallel", transpose=True)
     dw, w = np.empty(50), np.zeros(50)
 

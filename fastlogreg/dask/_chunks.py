@@ -16,9 +16,16 @@ bits for one worker, two, or Dask's local scheduler.
 
 ``futures``
     A distributed client and persisted chunks: handles are futures of chunks
-    kept in the workers' memory; an evaluation is one ``client.submit`` per
-    chunk (no graph is built), run where its chunk lives.  A lost worker's
-    chunks are recomputed by the scheduler from the source graph.
+    kept in the workers' memory.  An evaluation is one direct call per worker
+    to a :class:`ChunkHost` actor living there, which runs the kernel on each
+    of the worker's chunks (:meth:`ChunkStore.run`): one network round trip,
+    bypassing the scheduler.  A scheduled task per chunk (``client.map``) costs
+    about 20 ms per evaluation in scheduler bookkeeping and batched messages,
+    as much as the kernels on a million rows, and the actor call about 3 ms
+    (measured with ``tools/bench_dask.py``).  When a call fails (a worker
+    died), that evaluation and the rest of the fit run as one task per chunk:
+    the scheduler recomputes a lost worker's chunks from the source graph, and
+    the results, added in chunk order either way, keep the same bits.
 ``local``
     No distributed client, persisted: the chunks are NumPy arrays in this
     process; an evaluation is ``dask.compute`` of one task per chunk on the
@@ -29,7 +36,10 @@ bits for one worker, two, or Dask's local scheduler.
     per evaluation), so only a few chunks are in memory at any time.
 """
 
+import contextvars
+import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import dask
 import numba
@@ -40,6 +50,8 @@ from .. import _validation as v
 from .._descent import bind_descent
 from .._tiling import PARALLEL_MIN_ELEMENTS
 from ..backends import get_backend
+
+logger = logging.getLogger(__name__)
 
 #: Persist by default when the data take at most this fraction of the
 #: workers' total memory limit (distributed starts spilling at 60 %).
@@ -81,6 +93,10 @@ class ChunkStore:
 
     def __init__(self, client, persist):
         self.client = client
+        self._hosts = []  # (chunk numbers, ChunkHost actor future); None: not used
+        self._held = {}  # key: future of every chunk the hosts hold
+        self._actors = None  # the hosts' actor proxies, once started
+        self._setup = None  # what each ChunkHost runs first (run_everywhere)
         if client is not None and persist:
             self.mode = "futures"
         elif persist:
@@ -131,16 +147,135 @@ class ChunkStore:
         else:
             scheduler = self.client if self.client is not None else "threads"
             results = dask.compute(*handles, scheduler=scheduler)
-        for result in results:  # the first failed chunk, whichever failed first in time
-            if isinstance(result, _Failed):
-                raise result.error
-        return list(results)
+        return _raise_first_failure(results)
+
+    def host(self, chunked):
+        """Start one :class:`ChunkHost` per worker holding these chunks (``futures`` mode).
+
+        Chunk ``i`` of every handle list goes to the worker that holds
+        ``chunked[0][i]`` (X's chunk), so only the small chunks (labels,
+        weights) may move.  From then on, :meth:`run` calls whose chunks are
+        all held go through the hosts.  Other modes: nothing to do.
+        """
+        if self.mode != "futures" or self._hosts is None:
+            return
+        anchors = chunked[0]
+        who_has = self.client.who_has(anchors)
+        if not all(who_has.get(f.key) for f in anchors):  # not all computed yet
+            from distributed import wait
+            with self.client.as_current():  # wait() uses the default client
+                wait(anchors)
+            who_has = self.client.who_has(anchors)
+        by_worker = {}
+        for i, future in enumerate(anchors):
+            by_worker.setdefault(who_has[future.key][0], []).append(i)
+        for address, indices in by_worker.items():
+            held = {c[i].key: c[i] for c in chunked if c is not None for i in indices}
+            self._held.update(held)
+            # Dask resolves the futures in ``held`` to the arrays on that worker.
+            future = self.client.submit(ChunkHost, held, self._setup, actor=True,
+                                        workers=[address], allow_other_workers=False,
+                                        pure=False)
+            # The actor future is kept: releasing it would end the actor.
+            self._hosts.append((indices, future))
+        self._actors = None
+
+    def close(self):
+        """End the hosts now, not whenever the store is garbage collected.
+
+        Only the actors' own keys are cancelled, never the chunks' (they may
+        be the caller's persisted data).
+        """
+        if self._hosts:
+            self.client.cancel([future for _, future in self._hosts])
+        self._hosts = []
+        self._held = {}
+        self._actors = None
+
+    def run(self, func, chunked, *args):
+        """:meth:`map` then :meth:`gather`: the results in chunk order.
+
+        In ``futures`` mode through the workers' :class:`ChunkHost` actors
+        when they hold every chunk (one call per worker), falling back to
+        one task per chunk for good once a call fails.
+        """
+        if self.mode == "futures" and self._hosts and all(
+                f.key in self._held for c in chunked if c is not None for f in c):
+            try:
+                results = self._run_on_hosts(func, chunked, args)
+            except Exception as error:  # a worker lost (or unreachable): the scheduler's way
+                logger.info("fastlogreg.dask: a ChunkHost call failed (%r); one task per "
+                            "chunk from now on", error)
+                self._hosts = None
+            else:
+                return _raise_first_failure(results)
+        return self.gather(self.map(func, chunked, *args))
+
+    def _run_on_hosts(self, func, chunked, args):
+        """One :meth:`ChunkHost.map` call per worker; the results in chunk order."""
+        if self._actors is None:  # the hosts started: their proxies, once
+            self._actors = [future.result() for _, future in self._hosts]
+        calls = []
+        for (indices, _), actor in zip(self._hosts, self._actors, strict=True):
+            keys = [[None if c is None else c[i].key for c in chunked] for i in indices]
+            calls.append((indices, actor.map(func, indices, keys, args)))
+        results = [None] * len(chunked[0])
+        for indices, call in calls:
+            for i, result in zip(indices, call.result(), strict=True):
+                results[i] = result
+        return results
 
     def run_everywhere(self, func, *args):
-        """``func(*args)`` here and, with a client, once in every worker process."""
-        func(*args)
-        if self.client is not None:
+        """``func(*args)`` where the chunk tasks run, before the first of them.
+
+        In every worker process (``client.run``), else here.  In ``futures``
+        mode each :class:`ChunkHost` runs it as it starts instead, saving a
+        round trip through the scheduler (tasks after a fallback load the
+        kernels as they run).
+        """
+        if self.mode == "futures":
+            self._setup = (func, args)
+        elif self.client is not None:
             self.client.run(func, *args)
+        else:
+            func(*args)
+
+
+class ChunkHost:
+    """A Dask actor holding the chunks one worker keeps; runs a function on them.
+
+    Parameters
+    ----------
+    chunks : dict
+        Key: chunk array (Dask resolves the futures it was given to the
+        arrays already in this worker's memory).
+    setup : tuple or None
+        ``(func, args)`` to call first (loading the kernels), or None.
+    """
+
+    def __init__(self, chunks, setup):
+        from distributed import get_worker
+        self.chunks = chunks
+        self.threads = get_worker().state.nthreads
+        if setup is not None:
+            setup[0](*setup[1])
+
+    def map(self, func, indices, keys, args):
+        """``func(*chunk_args, index, *args)`` per chunk, as the task path calls it.
+
+        ``keys[k]`` are the keys of chunk ``indices[k]``'s arguments (None:
+        pass None).  Runs on the worker's threads (the actor's own thread is
+        one); each thread gets a copy of the worker's context, so that the
+        kernels see the worker (:func:`_task_threads`).
+        """
+        calls = [[None if key is None else self.chunks[key] for key in chunk_keys] + [i, *args]
+                 for i, chunk_keys in zip(indices, keys, strict=True)]
+        if self.threads == 1 or len(calls) == 1:
+            return [_catching(func, *call) for call in calls]
+        with ThreadPoolExecutor(min(self.threads, len(calls))) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, _catching, func, *call)
+                       for call in calls]
+            return [future.result() for future in futures]
 
 
 # ------------------------------------------------------------------ chunk tasks
@@ -150,6 +285,14 @@ class _Failed:
 
     def __init__(self, error):
         self.error = error
+
+
+def _raise_first_failure(results):
+    """``results`` as a list; the error of the first failed chunk in chunk order raised."""
+    for result in results:  # whichever failed first in time: the same message every run
+        if isinstance(result, _Failed):
+            raise result.error
+    return list(results)
 
 
 def _catching(func, *args):
@@ -207,7 +350,7 @@ def _chunk_error(what, index, offsets, i):
 
 
 def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, transpose,
-                         offsets):
+                         offsets, positive):
     """Kernel sums of one chunk: ``(loss_sum, db_sum, n_bad, dw_sum or None)``.
 
     Parameters
@@ -215,8 +358,9 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     X : ndarray
         The chunk: ``(rows, n_features)`` with ``transpose`` (the estimator),
         else ``(n_x, m_chunk)`` (the course's layout).
-    y : ndarray of X's dtype
-        0/1 targets of the chunk's examples.
+    y : ndarray
+        The chunk's labels: 0/1 targets in X's dtype, or with ``positive``
+        the estimator's labels.
     sw : ndarray of float64, or None
         The chunk's sample weights (None: all ones).
     index : int
@@ -226,6 +370,10 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     transpose : bool
     offsets : list of int or None
         First row of every chunk, when known.
+    positive : object or None
+        The label whose examples are the positive ones (the targets, made
+        here at every evaluation: 0.1 ms per 100,000 labels, against a
+        round trip of tasks to keep them), or None.
 
     Raises
     ------
@@ -235,6 +383,8 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
     """
     XT = X.T if transpose else X
     m = XT.shape[1]
+    if positive is not None:
+        y = (y == positive).astype(X.dtype)
     for name, arr in (("y", y), ("sample_weight", sw)):
         if arr is not None and arr.shape[0] != m:
             raise ValueError(f"chunk {index} of X has {m} examples but chunk {index} of "
@@ -270,6 +420,9 @@ def warm_kernels(backend, dtype, n_features, transpose, rows=None):
     """
     enough = PARALLEL_MIN_ELEMENTS // n_features + 1
     m = max(enough if rows is None else min(rows, enough), 8)
+    key = (backend, np.dtype(dtype).str, n_features, transpose, m)
+    if key in _WARMED:  # this process ran these shapes already: nothing to load
+        return
     w = np.zeros(n_features)
     for order in ("C", "F"):
         shape = (m, n_features) if transpose else (n_features, m)
@@ -278,6 +431,11 @@ def warm_kernels(backend, dtype, n_features, transpose, rows=None):
         XT = X.T if transpose else X
         run_kernel(backend, w, 0.0, XT, y, np.empty(0), True, True, np.empty(n_features))
         run_kernel(backend, w, 0.0, XT, y, np.ones(m), True, True, np.empty(n_features))
+    _WARMED.add(key)
+
+
+#: The ``warm_kernels`` arguments already run in this process.
+_WARMED = set()
 
 
 class ChunkKernels:
@@ -304,14 +462,15 @@ class ChunkKernels:
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
         store = X.store
         sw_chunks = sw if isinstance(sw, list) else None
-        handles = store.map(value_and_grad_chunk, [X.chunks, y, sw_chunks],
-                            np.array(w, dtype=np.float64), float(b), bool(want_cost),
-                            bool(want_grad), self.backend, self.transpose, X.offsets)
+        labels, positive = (y.chunks, y.positive) if isinstance(y, Labels) else (y, None)
+        parts = store.run(value_and_grad_chunk, [X.chunks, labels, sw_chunks],
+                          np.array(w, dtype=np.float64), float(b), bool(want_cost),
+                          bool(want_grad), self.backend, self.transpose, X.offsets, positive)
         loss = db = 0.0
         n_bad = 0
         if want_grad:
             dw_out[:] = 0.0
-        for part_loss, part_db, part_bad, part_dw in store.gather(handles):
+        for part_loss, part_db, part_bad, part_dw in parts:
             loss += part_loss
             db += part_db
             n_bad += part_bad
@@ -322,6 +481,18 @@ class ChunkKernels:
     def prepare_descent(self, X):
         """:func:`fastlogreg._descent.descend` over the chunks (plain Python driving tasks)."""
         return bind_descent(self.value_and_grad, "dask", compiled=False), X, ()
+
+
+class Labels:
+    """The chunks of the labels, with the label that counts as positive.
+
+    The targets of one binary problem (one-vs-rest), made in each task from
+    the labels kept for the whole fit.
+    """
+
+    def __init__(self, chunks, positive):
+        self.chunks = chunks
+        self.positive = positive
 
 
 class ChunkedX:

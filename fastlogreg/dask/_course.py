@@ -59,8 +59,9 @@ def _setup(w, b, X, Y, backend, client, persist, evaluations):
     store = ChunkStore(client, persist)
     offsets = offsets_of(X.chunks[1])
     targets = store.keep(store.map(inp.binary_chunk, [store.blocks(y)], dtype, offsets))
-    data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
     store.run_everywhere(warm_kernels, backend, dtype, n_x, False, max(X.chunks[1]))
+    data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
+    store.host([data.chunks, targets])
     return ChunkKernels(backend, transpose=False), data, targets, w_flat, out_dtype, \
         w_shape, b
 
@@ -93,8 +94,11 @@ def propagate(w, b, X, Y, *, backend=DEFAULT_BACKEND, client=None, persist=None)
     kernels, data, targets, w_flat, dtype, w_shape, b = _setup(
         w, b, X, Y, backend, client, persist, evaluations=1)
     dw = np.empty(data.shape[0])
-    loss, db, n_bad = kernels.value_and_grad(w_flat, b, data, targets, np.empty(0), True,
-                                             True, dw)
+    try:
+        loss, db, n_bad = kernels.value_and_grad(w_flat, b, data, targets, np.empty(0), True,
+                                                 True, dw)
+    finally:
+        data.store.close()
     if n_bad:
         raise FloatingPointError(f"w^T X + b overflowed for {n_bad} example(s): "
                                  "inputs are finite but too large")
@@ -125,5 +129,8 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     learning_rate = check_learning_rate(learning_rate)
     kernels, data, targets, w_flat, dtype, w_shape, b = _setup(
         w, b, X, Y, backend, client, persist, evaluations=max(num_iterations, 1))
-    return run_optimize(kernels, data, targets, w_flat, b, dtype, w_shape, num_iterations,
-                        learning_rate, print_cost, callback, progress)
+    try:
+        return run_optimize(kernels, data, targets, w_flat, b, dtype, w_shape, num_iterations,
+                            learning_rate, print_cost, callback, progress)
+    finally:
+        data.store.close()

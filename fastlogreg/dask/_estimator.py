@@ -21,6 +21,7 @@ from ._chunks import (
     ChunkedX,
     ChunkKernels,
     ChunkStore,
+    Labels,
     current_client,
     memory_budget,
     offsets_of,
@@ -122,6 +123,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         client = current_client(inp.check_client(self.client))
         if not inp.is_dask(X):
             return self._fit_in_memory(X, y, sample_weight)
+        names = inp.feature_names(X)
         X = inp.as_samples_array(X)
         rows = X.chunks[0]
         n_features = X.shape[1]
@@ -131,51 +133,55 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             sw = inp.as_vector_like(sample_weight, rows, "sample_weight", X.shape[0])
             sw = sw.astype(np.float64)
         offsets = offsets_of(rows)
+        itemsize = n_features * X.dtype.itemsize
+        if persist is None and offsets is not None:  # the size is known before the scan
+            persist = X.shape[0] * itemsize <= PERSIST_FRACTION * memory_budget(client)
 
-        # One pass over the labels (and weights): classes, counts, sums, checks.
-        scan = ChunkStore(client, persist=False)
-        y_parts = list(y.to_delayed().ravel())
-        sw_parts = None if sw is None else list(sw.to_delayed().ravel())
-        stats = scan.gather(scan.map(inp.check_labels_chunk, [y_parts, sw_parts], offsets))
-        n_samples = sum(s[0] for s in stats)
-        if n_samples == 0:
-            raise ValueError("X and y must have at least one sample; got 0")
-        classes = np.unique(np.concatenate([s[1] for s in stats]))
-        check_classification_targets(classes)
-        n_problems = encode_classes(classes)
-        sw_sum = n_samples
-        if sw is not None:
-            sw_sum = 0.0
-            for s in stats:  # chunk order: the same sum everywhere
-                sw_sum += s[2]
-        sw_sum = check_sw_sum(float(sw_sum))
+        # One pass over the labels (and weights): classes, counts, sums, checks;
+        # on the chunks kept for the fit when the size was known (X is read
+        # in the meantime).
+        def keep_chunks(store):
+            store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
+                                 None if offsets is None else max(rows))
+            parts = [store.blocks(X), store.blocks(y), None if sw is None else store.blocks(sw)]
+            store.host(parts)
+            return parts
 
-        if persist is None:
-            nbytes = n_samples * n_features * X.dtype.itemsize
-            persist = nbytes <= PERSIST_FRACTION * memory_budget(client)
-        store = ChunkStore(client, persist)
-        codes = store.keep(store.map(inp.encode_chunk, [store.blocks(y)], classes))
-        sw_chunks = None if sw is None else store.blocks(sw)
-        data = ChunkedX(store, store.blocks(X), (n_features, n_samples), X.dtype, offsets)
-        store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
-                             None if offsets is None else max(rows))
+        store = ChunkStore(client, bool(persist))
+        try:
+            x_parts, y_parts, sw_parts = keep_chunks(store)
+            n_samples, classes, sw_sum = _scan_labels(store, y_parts, sw_parts, offsets)
+            n_problems = encode_classes(classes)
 
-        kernels = ChunkKernels(params["backend"], transpose=True)
-        problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
-                          sw_sum, params["C"], params["fit_intercept"])
-        start = warm_start_point(self, classes, n_features, n_problems)
+            if persist is None:  # rows of unknown count: decided now, kept from now on
+                persist = n_samples * itemsize <= PERSIST_FRACTION * memory_budget(client)
+                if persist:
+                    store = ChunkStore(client, persist)
+                    x_parts, y_parts, sw_parts = keep_chunks(store)
+            data = ChunkedX(store, x_parts, (n_features, n_samples), X.dtype, offsets)
+            sw_chunks = sw_parts
 
-        def fit_one(positive, w0, b0):
-            targets = store.keep(store.map(inp.target_chunk, [codes], positive, X.dtype))
-            return minimize_lbfgs(problem, targets, w0, b0, params, callback=callback,
-                                  stacklevel=5)
+            kernels = ChunkKernels(params["backend"], transpose=True)
+            problem = Problem(kernels, data, np.empty(0) if sw_chunks is None else sw_chunks,
+                              sw_sum, params["C"], params["fit_intercept"])
+            start = warm_start_point(self, classes, n_features, n_problems)
 
-        coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+            def fit_one(positive, w0, b0):
+                return minimize_lbfgs(problem, Labels(y_parts, classes[positive]), w0, b0, params,
+                                      callback=callback, stacklevel=5)
+
+            coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+        finally:
+            store.close()  # the fit's actors end with it
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
         self.n_iter_ = n_iter
         self.n_features_in_ = n_features
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
         return self
 
     def _fit_in_memory(self, X, y, sample_weight):
@@ -225,10 +231,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         local = self.to_local()
         if not inp.is_dask(X):
             return getattr(local, method)(X)
+        inp.check_feature_names(self, X)
         X = inp.as_samples_array(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but LogisticRegression is "
                              f"expecting {self.n_features_in_} features as input")
+        if hasattr(local, "feature_names_in_"):  # checked above; the chunks are arrays
+            del local.feature_names_in_
         func = getattr(local, method)
         if n_columns is None:
             return X.map_blocks(func, drop_axis=1, dtype=dtype)
@@ -294,3 +303,34 @@ def _accuracy_chunk(pred, y, sw, index):
     if sw is None:
         return float(hit.sum()), float(hit.shape[0])
     return float(sw[hit].sum()), float(sw.sum())
+
+
+def _scan_labels(store, y_parts, sw_parts, offsets):
+    """One pass over the labels (and weights) in the store's chunks.
+
+    Returns
+    -------
+    n_samples : int
+    classes : ndarray
+        The distinct labels, sorted.
+    sw_sum : float
+        The weights' sum (``n_samples`` without weights), checked.
+
+    Raises
+    ------
+    ValueError
+        No samples, NaN or bad labels or weights (named by row and chunk),
+        fewer than two classes.
+    """
+    stats = store.run(inp.check_labels_chunk, [y_parts, sw_parts], offsets)
+    n_samples = sum(s[0] for s in stats)
+    if n_samples == 0:
+        raise ValueError("X and y must have at least one sample; got 0")
+    classes = np.unique(np.concatenate([s[1] for s in stats]))
+    check_classification_targets(classes)
+    sw_sum = n_samples
+    if sw_parts is not None:
+        sw_sum = 0.0
+        for s in stats:  # chunk order: the same sum everywhere
+            sw_sum += s[2]
+    return n_samples, classes, check_sw_sum(float(sw_sum))

@@ -30,6 +30,35 @@ def real_dtype(name, dtype):
                     f"got dtype {dtype}")
 
 
+def feature_names(X):
+    """The column names of a dask DataFrame whose names are all strings, else None.
+
+    As scikit-learn records ``feature_names_in_``: other inputs, and frames
+    with non-string column names, have none.
+    """
+    frame, _ = _dataframe_types()
+    if isinstance(X, frame) and all(isinstance(c, str) for c in X.columns):
+        return np.asarray(X.columns, dtype=object)
+    return None
+
+
+def check_feature_names(estimator, X):
+    """A dask DataFrame's columns must be those the estimator was fitted with.
+
+    Raises
+    ------
+    ValueError
+        Naming the expected and the received columns.
+    """
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = feature_names(X)
+    if fitted is None or names is None:
+        return
+    if len(names) != len(fitted) or np.any(names != fitted):
+        raise ValueError("The feature names should match those that were passed during "
+                         f"fit: expected {list(fitted)[:10]}, got {list(names)[:10]}")
+
+
 def as_samples_array(X, name="X"):
     """A dask X ``(n_samples, n_features)`` chunked by rows only, in a float dtype.
 
@@ -155,17 +184,6 @@ def check_labels_chunk(y, sw, index, offsets):
                              f"sample_weight{where(bad[0])} = {sw[bad[0]]}")
         sw_sum = float(sw.sum())
     return y.shape[0], np.unique(y), sw_sum
-
-
-def encode_chunk(y, index, classes):
-    """Class index of every label of one chunk (small unsigned ints)."""
-    codes = np.searchsorted(classes, y)
-    return codes.astype(np.min_scalar_type(max(len(classes) - 1, 1)))
-
-
-def target_chunk(codes, index, positive, dtype):
-    """The 0/1 targets of one binary problem for one chunk, in X's dtype."""
-    return (codes == positive).astype(dtype)
 
 
 def binary_chunk(Y, index, dtype, offsets):
