@@ -1,8 +1,11 @@
 """JIT compilation cost, kept apart from the kernel timings.
 
 Each measurement runs a fresh interpreter (``subprocess``) that imports
-fastlogreg and makes the first calls of ``forward`` and ``propagate`` (which
-``cost`` and ``gradients`` share) on a small C-ordered problem of one dtype:
+fastlogreg and makes the first calls of ``forward``, ``propagate`` (which
+``cost`` and ``gradients`` share) and one iteration of ``optimize`` with each
+``method`` on a C-ordered problem of one dtype, large enough (64 x 4096, and
+64 x 512 for ``"gram"``) for the ``parallel`` backend to run its parallel
+builds (smaller data run the serial ones):
 
 * ``ColdCompile``: ``NUMBA_CACHE_DIR`` is a new empty directory, so Numba
   compiles every kernel;
@@ -39,12 +42,16 @@ t1 = time.perf_counter()
 backend, dtype = sys.argv[1], sys.argv[2]
 if backend != "none":
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((3, 64)).astype(dtype)
-    w = rng.standard_normal((3, 1)).astype(dtype)
-    Y = (rng.random((1, 64)) < 0.5).astype(dtype)
+    X = rng.standard_normal((64, 4096)).astype(dtype)
+    w = rng.standard_normal((64, 1)).astype(dtype)
+    Y = (rng.random((1, 4096)) < 0.5).astype(dtype)
     t2 = time.perf_counter()
     flr.forward(w, 0.1, X, backend=backend)
     flr.propagate(w, 0.1, X, Y, backend=backend)
+    flr.optimize(w, 0.1, X, Y, 1, 0.01, backend=backend, method="primal")
+    # 512 examples: K (2 MiB) large enough for the parallel Gram iteration.
+    Xg, Yg = np.ascontiguousarray(X[:, :512]), np.ascontiguousarray(Y[:, :512])
+    flr.optimize(w, 0.1, Xg, Yg, 1, 0.01, backend=backend, method="gram")
     t3 = time.perf_counter()
 else:
     t2 = t3 = 0.0
