@@ -104,12 +104,20 @@ class ChunkStore:
         else:
             self.mode = "graph"
 
-    def blocks(self, array):
-        """Handles of the chunks of a dask array chunked along axis 0 only."""
-        parts = list(array.to_delayed().ravel())
+    def blocks(self, array, *more):
+        """Handles of the chunks of a dask array chunked along axis 0 only.
+
+        With ``more`` arrays (None passes as None): a list of handle lists,
+        one per array, computed in one round trip to the scheduler.
+        """
+        arrays = [array, *more]
+        parts = [None if a is None else list(a.to_delayed().ravel()) for a in arrays]
         if self.mode == "futures":
-            return self.client.compute(parts)
-        return self.keep(parts)
+            futures = iter(self.client.compute([p for ps in parts if ps for p in ps]))
+            handles = [None if ps is None else [next(futures) for _ in ps] for ps in parts]
+        else:
+            handles = [None if ps is None else self.keep(ps) for ps in parts]
+        return handles if more else handles[0]
 
     def map(self, func, chunked, *args):
         """One task per chunk: ``func(*chunk_args, index, *args)``; returns handles.
