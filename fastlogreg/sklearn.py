@@ -26,9 +26,9 @@ How it stays fast
   before L-BFGS-B sees it, so ``tol`` (its ``gtol``: the largest component of
   the projected gradient) means what it means in scikit-learn, and ``n_iter_``
   counts L-BFGS iterations as there.  L-BFGS-B keeps the last
-  :data:`LBFGS_MEMORY` corrections (scipy's ``maxcor``; scikit-learn uses
-  scipy's default, 10): on ill-conditioned problems the longer memory saves
-  iterations (and passes over ``X``), at O(n_features) cost per correction.
+  :data:`LBFGS_MEMORY` corrections, scikit-learn's number, so that the fit
+  follows scikit-learn's iterates up to rounding: the same ``n_iter_``, and
+  coefficients far closer to scikit-learn's than either is to the optimum.
 """
 
 import numbers

@@ -107,18 +107,20 @@ def test_sample_weights_are_repeated_rows(small, backend):
 
 
 def test_tol_and_n_iter_follow_sklearn(cancer):
-    # Same objective scaling, same gtol: scikit-learn's tol gives a solution as
-    # close to the optimum as ours.
+    # Same objective scaling, same gtol, same L-BFGS-B memory: scikit-learn's
+    # iterates, up to the rounding of the gradient.  The fits stop at the same
+    # iteration, and ours is far nearer scikit-learn's solution than that is
+    # to the optimum (on these ill-conditioned data: 1e-4 of that distance
+    # leaves three orders of magnitude for the rounding to grow along the path).
     X, y = cancer
     best = SkLogisticRegression(**TIGHT).fit(X, y).coef_
-    for tol in (1e-2, 1e-4):
+    for tol in (1e-2, 1e-4, 1e-6):
         ours = LogisticRegression(tol=tol).fit(X, y)
         ref = SkLogisticRegression(tol=tol).fit(X, y)
         assert ours.n_iter_.shape == (1,) and ours.n_iter_.dtype == np.int32
-        assert 0 < ours.n_iter_[0] <= 100
-        err_ours = np.abs(ours.coef_ - best).max()
+        assert ours.n_iter_[0] == ref.n_iter_[0]
         err_ref = np.abs(ref.coef_ - best).max()
-        assert err_ours <= 10 * err_ref + 1e-6
+        assert np.abs(ours.coef_ - ref.coef_).max() <= 1e-4 * err_ref
 
 
 # ------------------------------------------------------------------ labels, classes

@@ -28,8 +28,10 @@ bits for one worker, two, or Dask's local scheduler.
     the results, added in chunk order either way, keep the same bits.
 ``local``
     No distributed client, persisted: the chunks are NumPy arrays in this
-    process; an evaluation is ``dask.compute`` of one task per chunk on the
-    threaded scheduler.
+    process (read by Dask's local scheduler); an evaluation calls the kernel
+    on each of them from a pool of this process's threads, as a ChunkHost
+    does on a worker (``dask.compute`` of one task per chunk cost 10-15 ms
+    per evaluation).
 ``graph``
     Not persisted (out-of-core): handles are the source's ``Delayed`` chunks;
     each evaluation reads every chunk from the source again (one small graph
@@ -104,12 +106,20 @@ class ChunkStore:
         else:
             self.mode = "graph"
 
-    def blocks(self, array):
-        """Handles of the chunks of a dask array chunked along axis 0 only."""
-        parts = list(array.to_delayed().ravel())
+    def blocks(self, array, *more):
+        """Handles of the chunks of a dask array chunked along axis 0 only.
+
+        With ``more`` arrays (None passes as None): a list of handle lists,
+        one per array, computed in one round trip to the scheduler.
+        """
+        arrays = [array, *more]
+        parts = [None if a is None else list(a.to_delayed().ravel()) for a in arrays]
         if self.mode == "futures":
-            return self.client.compute(parts)
-        return self.keep(parts)
+            futures = iter(self.client.compute([p for ps in parts if ps for p in ps]))
+            handles = [None if ps is None else [next(futures) for _ in ps] for ps in parts]
+        else:
+            handles = [None if ps is None else self.keep(ps) for ps in parts]
+        return handles if more else handles[0]
 
     def map(self, func, chunked, *args):
         """One task per chunk: ``func(*chunk_args, index, *args)``; returns handles.
@@ -199,6 +209,12 @@ class ChunkStore:
         when they hold every chunk (one call per worker), falling back to
         one task per chunk for good once a call fails.
         """
+        if self.mode == "local":  # arrays in this process: no scheduler needed
+            n = len(chunked[0])
+            calls = [[None if c is None else c[i] for c in chunked] + [i, *args]
+                     for i in range(n)]
+            return _raise_first_failure(
+                _call_on_threads(func, calls, numba.config.NUMBA_NUM_THREADS))
         if self.mode == "futures" and self._hosts and all(
                 f.key in self._held for c in chunked if c is not None for f in c):
             try:
@@ -270,12 +286,21 @@ class ChunkHost:
         """
         calls = [[None if key is None else self.chunks[key] for key in chunk_keys] + [i, *args]
                  for i, chunk_keys in zip(indices, keys, strict=True)]
-        if self.threads == 1 or len(calls) == 1:
-            return [_catching(func, *call) for call in calls]
-        with ThreadPoolExecutor(min(self.threads, len(calls))) as pool:
-            futures = [pool.submit(contextvars.copy_context().run, _catching, func, *call)
-                       for call in calls]
-            return [future.result() for future in futures]
+        return _call_on_threads(func, calls, self.threads)
+
+
+def _call_on_threads(func, calls, threads):
+    """``_catching(func, *call)`` for every call, on up to ``threads`` threads, in order.
+
+    Each thread gets a copy of the caller's context (a worker's, so that the
+    kernels see it: :func:`_task_threads`).
+    """
+    if threads == 1 or len(calls) == 1:
+        return [_catching(func, *call) for call in calls]
+    with ThreadPoolExecutor(min(threads, len(calls))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _catching, func, *call)
+                   for call in calls]
+        return [future.result() for future in futures]
 
 
 # ------------------------------------------------------------------ chunk tasks

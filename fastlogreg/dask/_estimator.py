@@ -143,7 +143,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         def keep_chunks(store):
             store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
                                  None if offsets is None else max(rows))
-            parts = [store.blocks(X), store.blocks(y), None if sw is None else store.blocks(sw)]
+            parts = store.blocks(X, y, sw)
             store.host(parts)
             return parts
 
