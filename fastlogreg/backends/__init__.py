@@ -71,11 +71,11 @@ class _Serialized:
         return getattr(self._kernels, name)
 
     def forward(self, *args):
-        with self._lock:  # the warning filter is global here: a few us per call matter
+        with self._locked():
             return self._kernels.forward(*args)
 
     def value_and_grad(self, *args):
-        with self._lock:
+        with self._locked():
             return self._kernels.value_and_grad(*args)
 
     def prepare_descent(self, X):
@@ -107,14 +107,6 @@ class _Serialized:
 
 _NO_PARALLEL_TRANSFORM = (r"\s*The keyword argument 'parallel=True' was specified "
                           "but no transformation")
-# The same note, for fastlogreg's own functions only (Numba names the file in
-# the message), silenced once for the process: the public kernels of the
-# parallel build run through the training loops, and a catch_warnings around
-# every call cost 3-7 us, a third of a 2 x 1000 propagate.  Users' own
-# parallel=True functions still get the note.
-warnings.filterwarnings(
-    "ignore", category=NumbaPerformanceWarning,
-    message=_NO_PARALLEL_TRANSFORM + r"(?s:.*)File \"[^\"]*fastlogreg[/\\]")
 
 
 class _SerializedGram(_Serialized):
