@@ -491,9 +491,13 @@ def main(argv=None):
             replace_section("roofline", _header() + "\n\n" + table)
         return
     if args.compile:
+        table = compile_table()
         print(_header())
         print()
-        print(compile_table())
+        print(table)
+        if args.update_readme:
+            from readme_section import replace_section
+            replace_section("compile", _header() + "\n\n" + table)
         return
     rows = run(args.quick, args.processes)
     header = _header()
@@ -513,7 +517,11 @@ def main(argv=None):
             print(f"{name:<66} {value:8.3g} {_range(value):>13}   (goal {goal})")
     print()
     print("Compile time: first call of each kernel in a fresh process (wall, CPU in ())")
-    print(compile_table())
+    table = compile_table()
+    print(table)
+    if args.update_readme:
+        from readme_section import replace_section
+        replace_section("compile", header + "\n\n" + table)
 
 
 if __name__ == "__main__":
