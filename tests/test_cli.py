@@ -8,12 +8,14 @@ exit status and stderr.  Sizes are tiny so the whole file stays fast.
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 import fastlogreg.cli as cli
 from fastlogreg import BACKENDS
+from fastlogreg.cli import _compare
 from fastlogreg.cli._common import format_ratio, format_seconds, progress_bar, write_line
 from fastlogreg.datasets import make_cat_like, save_data
 
@@ -79,8 +81,8 @@ def test_bare_command_runs_compare_on_the_embedded_problem(capsys, monkeypatch):
     assert "fastlogreg compare: embedded cat-like data (seed 1)" in out
     assert "X_train 20 x 30 float64" in out and "X_test 20 x 10" in out
     assert "Numba threads:" in out and "CPU:" in out
-    for title in ("time per call (best of 7)", "speed-up over numpy", "speed-up over python",
-                  "agreement with the numpy reference"):
+    for title in ("time per call (best of up to 7, 0.25 s per cell)", "speed-up over numpy",
+                  "speed-up over python", "agreement with the numpy reference"):
         assert title in out
     for name in BACKENDS:
         assert f"\n  {name} " in out
@@ -144,7 +146,53 @@ def test_compare_float32_threads_and_repeat(capsys):
                        "--threads", "1", "--repeat", "2", "--backends", "numpy,parallel",
                        "--no-progress")
     assert code == 0
-    assert "float32" in out and "Numba threads: 1" in out and "best of 2" in out
+    assert "float32" in out and "Numba threads: 1" in out and "best of up to 2" in out
+
+
+def test_time_call_samples_until_repeat_or_budget():
+    calls = []
+    best, samples, result = _compare._time_call(lambda: calls.append(1) or len(calls),
+                                                repeat=4, budget=10.0)
+    # Four samples: the first call, then three loops of `number` calls each.
+    assert result == 1 and len(samples) == 4 and best == min(samples)
+    assert len(calls) > 4 and (len(calls) - 1) % 3 == 0   # fast calls: loops of several
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.02)
+
+    calls.clear()
+    best, samples, _ = _compare._time_call(slow, repeat=7, budget=0.05)
+    # 20 ms calls, each timed alone: sampling stops once 50 ms are spent.
+    assert 2 <= len(calls) == len(samples) <= 3 and best >= 0.02
+    calls.clear()
+    _, samples, _ = _compare._time_call(slow, repeat=7, budget=0.0)
+    assert len(calls) == len(samples) == 1       # at least one call, even without a budget
+    calls.clear()
+    _, samples, _ = _compare._time_call(slow, repeat=1, budget=10.0)
+    assert len(calls) == len(samples) == 1
+
+
+def test_python_examples_fit_the_cell_budget():
+    assert _compare.python_examples(0.1, 209, budget=0.25) == 209
+    assert _compare.python_examples(1.0, 209, budget=0.25) == 26      # half the budget
+    assert _compare.python_examples(1e6, 209, budget=0.25) == 1
+
+
+def test_compare_times_slow_python_jobs_on_fewer_examples(capsys, tmp_path, monkeypatch):
+    # A budget this small makes every python kernel job run on a prefix of X.
+    monkeypatch.setattr(_compare, "CELL_BUDGET_S", 1e-9)
+    path = tmp_path / "out.json"
+    code, out, _ = run(capsys, "compare", *QUICK, "--backends", "python,numpy",
+                       "--json", str(path))
+    assert code == 0
+    entry = json.loads(path.read_text())["backends"]["python"]
+    assert set(entry["timed_examples"]) == {"forward", "cost", "gradients", "propagate"}
+    assert all(k == 1 for k in entry["timed_examples"].values())
+    # Checked against numpy on the same examples: the agreement stays at rounding.
+    assert entry["max_diff_kernels"] < 1e-12
+    python_row = next(line for line in out.splitlines() if line.startswith("  python "))
+    assert python_row.count("~") == 4 and "timed on the first 1 examples, scaled" in out
 
 
 def test_compare_on_data_files(capsys, data_files):

@@ -7,11 +7,20 @@ over X per iteration) and ``train_gram`` (the same with ``method="gram"``: in
 the span of the examples, ``K = X^T X`` once).  The compiled backends are
 called once on the real data before any timing (Numba compiles, or loads from
 its cache, on the first call of each signature), and that first-call time is
-reported on its own.  Each job is then timed as the best of ``repeat`` runs of
-a loop long enough for the clock (calls of 0.2 s or more are timed once).
+reported on its own.  Each job (a cell of the table) is then timed
+adaptively, as :func:`timeit.Timer.autorange` would: the first call is a
+sample, and further samples (each a loop long enough for the clock) follow
+until ``repeat`` samples or a time budget per cell (:data:`CELL_BUDGET_S`)
+is reached; the best sample counts.  A 1 ms kernel gets its ``repeat``
+samples, a 150 ms training run one or two.
 
 The ``python`` backend is plain Python: each of its jobs is first estimated
 from a run on a few examples and runs only while the estimates fit a budget.
+A job whose estimated call outlasts the cell budget is timed on the first
+``k`` examples only (``k`` sized to the budget) and scaled by ``m / k``: its
+loops cost the same per example, so the time is linear in ``m``.  Such times
+are marked as estimates, and its results are checked against numpy's on the
+same ``k`` examples.
 """
 
 import gc
@@ -28,40 +37,61 @@ JOBS = ("forward", "cost", "gradients", "propagate", "train", "train_gram")
 #: The training jobs and their ``method``.
 TRAIN_METHODS = {"train": "primal", "train_gram": "gram"}
 #: A timed loop lasts at least this long (short loops, many of them: the best of
-#: several short samples resists a busy machine better than a few long ones);
-#: calls this long or longer are timed once.
+#: several short samples resists a busy machine better than a few long ones).
 _TARGET_S = 0.005
-_LONG_CALL_S = 0.2
+#: Seconds of timing per cell (one job on one backend), first call included:
+#: no more samples are taken once it is spent.  A fixed number of repeats
+#: spent most of the main job's time on the training runs (0.1-0.3 s each).
+CELL_BUDGET_S = 0.25
 #: The python backend's estimate runs on about this many elements of X.
 _PROBE_ELEMENTS = 20_000
 
 
-def _time_call(fn, repeat):
-    """Best time per call of ``fn()`` and the result of one call.
+def _time_call(fn, repeat, budget=None):
+    """Best time per call of ``fn()``, sampled until ``repeat`` samples or ``budget`` seconds.
+
+    The first call is the first sample; each further sample times a loop of
+    ``number`` calls lasting about :data:`_TARGET_S` (one call when a call is
+    longer).  Sampling stops after ``repeat`` samples, or as soon as the
+    calls made so far have taken ``budget`` seconds: at least one call, at
+    most ``1 + (repeat - 1) * number``.
+
+    Parameters
+    ----------
+    fn : callable
+        Called without arguments.
+    repeat : int
+        Most samples (>= 1).
+    budget : float, optional
+        Seconds after which no further sample starts (default
+        :data:`CELL_BUDGET_S`).
 
     Returns
     -------
     best : float
-        Seconds per call, the minimum over the repeats.
+        Seconds per call, the minimum over the samples.
     samples : list of float
+        Seconds per call of each sample, the first call's first.
     result : object
         What the first call returned.
     """
+    budget = CELL_BUDGET_S if budget is None else budget
     enabled = gc.isenabled()
     gc.disable()
     try:
         start = time.perf_counter()
         result = fn()
         single = time.perf_counter() - start
-        if single >= _LONG_CALL_S or repeat <= 1:
-            return single, [single], result
+        samples = [single]
+        spent = single
         number = max(1, int(_TARGET_S / max(single, 1e-9)))
-        samples = []
-        for _ in range(repeat):
+        while len(samples) < repeat and spent < budget:
             start = time.perf_counter()
             for _ in range(number):
                 fn()
-            samples.append((time.perf_counter() - start) / number)
+            elapsed = time.perf_counter() - start
+            spent += elapsed
+            samples.append(elapsed / number)
         return min(samples), samples, result
     finally:
         if enabled:
@@ -148,6 +178,29 @@ def _python_estimates(w, X, Y, iterations, learning_rate):
     return estimates
 
 
+def python_examples(estimate, m, budget=None):
+    """Examples to time a ``python`` job on: ``m``, or fewer if a call would outlast the budget.
+
+    Parameters
+    ----------
+    estimate : float
+        Estimated seconds of one call on all ``m`` examples.
+    m : int
+    budget : float, optional
+        Seconds per cell (default :data:`CELL_BUDGET_S`); a call is sized to
+        half of it (two samples).
+
+    Returns
+    -------
+    int
+        In ``1 .. m``.
+    """
+    budget = CELL_BUDGET_S if budget is None else budget
+    if estimate <= budget:
+        return m
+    return max(1, min(m, int(m * 0.5 * budget / estimate)))
+
+
 def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learning_rate,
                 repeat, python_budget, progress=True, on_note=None):
     """Time and check every job on every backend.
@@ -175,9 +228,12 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
     Returns
     -------
     dict
-        ``{"backends": {name: {...}}, "reference": "numpy"}``; per backend:
+        ``{"backends": {name: {...}}, "reference": "numpy", "cell_budget_s": ...}``
+        (the timing budget per cell); per backend:
         ``time`` (job -> best seconds or None), ``samples``, ``skipped`` (job ->
-        estimated seconds), ``first_call`` (seconds, compiled backends),
+        estimated seconds), ``timed_examples`` (job -> examples a ``python`` job
+        was timed on, where fewer than ``m``: its time is scaled to ``m``),
+        ``first_call`` (seconds, compiled backends),
         ``max_diff_kernels``, ``max_diff_train``, ``max_diff_train_gram`` (against
         numpy's primal training), ``train_accuracy``,
         ``test_accuracy``, ``costs`` (every 100 iterations), ``final_cost`` (after
@@ -203,7 +259,8 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
         for name in sorted(backends, key=lambda b: b != "numpy"):
             if bar is not None:
                 bar.set_description(f"compare {name}")
-            entry = {"time": {}, "samples": {}, "skipped": {}, "first_call": None}
+            entry = {"time": {}, "samples": {}, "skipped": {}, "timed_examples": {},
+                     "first_call": None}
             jobs = _jobs(name, *args)
             estimates = {}
             if name == "python":
@@ -229,16 +286,26 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
                     entry["time"][job] = None
                     entry["skipped"][job] = estimates[job]
                 else:
+                    m = X_train.shape[1]
+                    k = m
+                    if name == "python" and job not in TRAIN_METHODS:
+                        k = python_examples(estimates[job], m)
+                    expected = reference.get(job.replace("_gram", ""))
+                    if k < m:   # time k examples, check them against numpy's on the same k
+                        part = (w, X_train[:, :k], Y_train[:, :k], iterations, learning_rate)
+                        fn = _jobs(name, *part)[job]
+                        expected = _outputs(job, _jobs("numpy", *part)[job]())
+                        entry["timed_examples"][job] = k
                     start = time.perf_counter()
                     best, samples, result = _time_call(fn, repeat)
                     spent += time.perf_counter() - start
-                    entry["time"][job] = best
-                    entry["samples"][job] = samples
+                    entry["time"][job] = best * m / k
+                    entry["samples"][job] = [t * m / k for t in samples]
                     outputs = _outputs(job, result)
                     if name == "numpy" and job != "train_gram":
-                        reference[job] = outputs
+                        reference[job] = expected = outputs
                     # Both methods against numpy's course loop (method="primal").
-                    diffs[job] = _max_abs_diff(outputs, reference[job.replace("_gram", "")])
+                    diffs[job] = _max_abs_diff(outputs, expected)
                     if job == "train":
                         trained = result
                 if bar is not None:
@@ -264,4 +331,5 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
         if bar is not None:
             bar.close()
     ordered = {name: results[name] for name in backends}
-    return {"backends": ordered, "reference": "numpy", "jobs": list(JOBS)}
+    return {"backends": ordered, "reference": "numpy", "jobs": list(JOBS),
+            "cell_budget_s": CELL_BUDGET_S}

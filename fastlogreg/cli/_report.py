@@ -24,10 +24,10 @@ def job_label(job, iterations):
 
 
 def _time_or_estimate(entry, job):
-    """Measured seconds, else the estimate and True when the job was skipped."""
+    """Seconds and whether they are estimated (skipped, or timed on fewer examples and scaled)."""
     seconds = entry["time"].get(job)
     if seconds is not None:
-        return seconds, False
+        return seconds, job in entry.get("timed_examples", {})
     estimate = entry["skipped"].get(job)
     return estimate, estimate is not None
 
@@ -63,15 +63,25 @@ def render_tables(results, *, iterations, repeat):
     blocks = []
 
     rows = []
+    scaled = set()
     for name, entry in backends.items():
         row = [name]
         for job in JOBS:
             if entry["time"].get(job) is not None:
-                row.append(format_seconds(entry["time"][job]))
+                k = entry.get("timed_examples", {}).get(job)
+                row.append(format_seconds(entry["time"][job]) if k is None
+                           else "~" + format_seconds(entry["time"][job]))
+                if k is not None:
+                    scaled.add(k)
             else:
                 row.append(f"skipped (est. {format_estimate(entry['skipped'][job])})")
         rows.append(row)
-    blocks.append(format_table(f"time per call (best of {repeat})", ["backend"] + labels, rows))
+    title = f"time per call (best of up to {repeat}, {results['cell_budget_s']:g} s per cell)"
+    if scaled:
+        title += (f"; ~ = timed on the first {min(scaled)}-{max(scaled)} examples, scaled"
+                  if len(scaled) > 1 else f"; ~ = timed on the first {min(scaled)} examples, "
+                  "scaled")
+    blocks.append(format_table(title, ["backend"] + labels, rows))
 
     for baseline in ("numpy", "python"):
         if baseline not in backends:
@@ -87,7 +97,8 @@ def render_tables(results, *, iterations, repeat):
             rows.append([name] + cells)
         if rows:
             title = f"speed-up over {baseline} (higher is faster)"
-            if baseline == "python" and backends["python"]["skipped"]:
+            if baseline == "python" and (backends["python"]["skipped"]
+                                         or backends["python"].get("timed_examples")):
                 title += "; ~ = against the python estimate"
             blocks.append(format_table(title, ["backend"] + labels, rows))
 
@@ -185,7 +196,7 @@ def plot_compare(path, results, *, title, iterations, learning_rate):
     ax_time.set_xticks(range(len(JOBS)))
     ax_time.set_xticklabels([job_label(job, iterations) for job in JOBS])
     ax_time.set_ylabel("seconds per call (log scale, lower is faster)")
-    ax_time.set_title("time per kernel and backend (hatched: estimated, not run)")
+    ax_time.set_title("time per kernel and backend (hatched: estimated, not timed on all of X)")
     ax_time.grid(axis="y", which="both", alpha=0.3)
     ax_time.legend(title="backend", fontsize=8, loc="upper left")
 
