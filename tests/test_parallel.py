@@ -282,3 +282,55 @@ def test_training_loops_reload_from_cache(tmp_path):
     for res in runs:
         assert res.returncode == 0, res.stderr[-3000:]
     assert runs[1].stdout == runs[3].stdout
+
+
+_FIRST_CALL_MODULES = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import fastlogreg as flr
+    imported = set(sys.modules)
+    X = np.ones((100, 3000)); Y = (np.arange(3000) % 2).reshape(1, -1)
+    flr.propagate(np.zeros((100, 1)), 0.0, X, Y, backend="parallel")
+    after = set(sys.modules)
+    print(sorted(imported), sorted(after), sep="\\n")
+""")
+
+
+def test_import_and_a_dense_call_load_only_what_they_use(tmp_path):
+    # Backends are built on first use: `import fastlogreg` makes no kernel, and a
+    # dense parallel call builds the explicit-loop kernels only (not the sparse,
+    # vectorized or Gram modules, nor scipy.sparse, scikit-learn or Dask).
+    res = subprocess.run([sys.executable, "-c", _FIRST_CALL_MODULES], capture_output=True,
+                         text=True, env=_env(NUMBA_CACHE_DIR=str(tmp_path)), timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    at_import, after_call = (set(line.strip("[]").replace("'", "").split(", "))
+                             for line in res.stdout.splitlines()[-2:])
+    unused = ("fastlogreg.backends.sparse", "fastlogreg.backends.vectorized",
+              "fastlogreg.backends.gram_blocked", "fastlogreg.cli", "fastlogreg.datasets",
+              "scipy.sparse", "sklearn", "dask", "distributed")
+    for name in unused:
+        assert name not in after_call, name
+    assert "fastlogreg.backends.blocked" not in at_import
+    assert "fastlogreg.backends.blocked" in after_call
+
+
+def test_lazy_registry_builds_each_backend_once_under_concurrent_first_use():
+    from fastlogreg import backends
+
+    registry = backends._Lazy({"a": lambda: object()})
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(registry["a"])) for _ in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(got) == 8 and all(g is got[0] for g in got)
+    with pytest.raises(KeyError):
+        registry["b"]
+    for name in flr.BACKENDS:
+        assert backends.get_backend(name) is backends.get_backend(name)
+        assert backends.get_gram_kernels(name) is backends.get_gram_kernels(name)
+    # loop and parallel share the serial build (parallel's kernels for small X).
+    assert backends._REGISTRY["parallel"]._serial is backends._REGISTRY["loop"].dense
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backends.get_backend("fortran")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        backends.get_backend(["loop"])

@@ -21,11 +21,15 @@ Inputs are trusted (the public layer validates them): ``w`` is float64
 :class:`fastlogreg._sparse.SparseX` (CSR or CSC), ``y`` has X's dtype,
 ``n_bad`` counts examples whose logit is not finite.  Each name serves dense
 and sparse X: the registry picks the kernels from X's type
-(:class:`_ByInput`).  Creating the registry compiles nothing; Numba compiles
-each kernel on first use.
+(:class:`_ByInput`).  Nothing is compiled before first use, and nothing is
+built before it either: each backend's kernels (their modules imported, their
+Numba dispatchers made) on the first request for that backend, and its
+sparse kernels on the first sparse X (:class:`_Lazy`), so that importing
+fastlogreg and a first dense call stay quick.
 """
 
 import contextlib
+import functools
 import threading
 import warnings
 
@@ -33,17 +37,6 @@ import numpy as np
 from numba.core.errors import NumbaPerformanceWarning
 
 from .._sparse import SparseX, is_sparse
-from .blocked import BlockedKernels
-from .gram_blocked import BlockedGram
-from .numpy_reference import NumpyGram, NumpyKernels
-from .python_loops import PythonGram, PythonKernels
-from .sparse import (
-    SparseLoopKernels,
-    SparseNumpyKernels,
-    SparsePythonKernels,
-    SparseVectorizedKernels,
-)
-from .vectorized import VectorizedGram, VectorizedKernels
 
 BACKENDS = ("python", "numpy", "loop", "parallel", "vectorized")
 #: The default backend of every public function: the fused, multi-threaded
@@ -126,12 +119,21 @@ class _SerializedGram(_Serialized):
 
 
 class _ByInput:
-    """One backend name, two kernel sets: dense ndarrays and sparse X (by X's type)."""
+    """One backend name, two kernel sets: dense ndarrays and sparse X (by X's type).
 
-    def __init__(self, dense, sparse):
+    ``make_sparse`` builds the sparse kernels on the first sparse X (their
+    module and its dispatchers cost import time that dense work never needs).
+    """
+
+    def __init__(self, dense, make_sparse):
         self.dense = dense
-        self.sparse = sparse
+        self._make_sparse = make_sparse
         self.parallel = dense.parallel
+
+    @functools.cached_property
+    def sparse(self):
+        with _BUILD_LOCK:
+            return self._make_sparse()
 
     def __getattr__(self, name):
         # The dense kernels' own attributes (per-layout builds) stay reachable.
@@ -150,16 +152,85 @@ class _ByInput:
         return self._for(X).prepare_descent(X)
 
 
-_LOOP = BlockedKernels(parallel=False)
-_SPARSE_LOOP = SparseLoopKernels(parallel=False)
-_REGISTRY = {
-    "python": _ByInput(PythonKernels(), SparsePythonKernels()),
-    "numpy": _ByInput(NumpyKernels(), SparseNumpyKernels()),
-    "loop": _ByInput(_LOOP, _SPARSE_LOOP),
-    "parallel": _Serialized(_ByInput(BlockedKernels(parallel=True, serial=_LOOP),
-                                     SparseLoopKernels(parallel=True, serial=_SPARSE_LOOP))),
-    "vectorized": _ByInput(VectorizedKernels(), SparseVectorizedKernels()),
-}
+#: Held while a backend's kernels are built (two threads asking at once get one build).
+_BUILD_LOCK = threading.RLock()
+
+
+class _Lazy(dict):
+    """A registry whose entries are built on first access, from ``factories[name]()``.
+
+    A name without a factory is a ``KeyError`` (an unhashable one a
+    ``TypeError``), as for a plain dict.
+    """
+
+    def __init__(self, factories):
+        super().__init__()
+        self._factories = factories
+
+    def __missing__(self, name):
+        factory = self._factories[name]
+        with _BUILD_LOCK:
+            if name not in self:
+                self[name] = factory()
+            return dict.__getitem__(self, name)
+
+
+@functools.cache
+def _loop_kernels():
+    """The serial explicit-loop kernels: the ``loop`` backend, and ``parallel``'s small-X build."""
+    from .blocked import BlockedKernels
+    return BlockedKernels(parallel=False)
+
+
+@functools.cache
+def _sparse_loop_kernels():
+    """The serial sparse kernels: ``loop``'s, and ``parallel``'s for small X."""
+    from .sparse import SparseLoopKernels
+    return SparseLoopKernels(parallel=False)
+
+
+def _python():
+    from .python_loops import PythonKernels
+
+    def sparse():
+        from .sparse import SparsePythonKernels
+        return SparsePythonKernels()
+    return _ByInput(PythonKernels(), sparse)
+
+
+def _numpy():
+    from .numpy_reference import NumpyKernels
+
+    def sparse():
+        from .sparse import SparseNumpyKernels
+        return SparseNumpyKernels()
+    return _ByInput(NumpyKernels(), sparse)
+
+
+def _loop():
+    return _ByInput(_loop_kernels(), _sparse_loop_kernels)
+
+
+def _parallel():
+    from .blocked import BlockedKernels
+
+    def sparse():
+        from .sparse import SparseLoopKernels
+        return SparseLoopKernels(parallel=True, serial=_sparse_loop_kernels())
+    return _Serialized(_ByInput(BlockedKernels(parallel=True, serial=_loop_kernels()), sparse))
+
+
+def _vectorized():
+    from .vectorized import VectorizedKernels
+
+    def sparse():
+        from .sparse import SparseVectorizedKernels
+        return SparseVectorizedKernels()
+    return _ByInput(VectorizedKernels(), sparse)
+
+
+_REGISTRY = _Lazy({"python": _python, "numpy": _numpy, "loop": _loop, "parallel": _parallel,
+                   "vectorized": _vectorized})
 
 
 class _GramByInput:
@@ -193,14 +264,32 @@ class _GramByInput:
         return self.dense.prepare(X)
 
 
-_LOOP_GRAM = BlockedGram(parallel=False)
-_GRAM_REGISTRY = {
-    "python": _GramByInput(PythonGram()),
-    "numpy": _GramByInput(NumpyGram()),
-    "loop": _GramByInput(_LOOP_GRAM),
-    "parallel": _GramByInput(_SerializedGram(BlockedGram(parallel=True, serial=_LOOP_GRAM))),
-    "vectorized": _GramByInput(VectorizedGram()),
-}
+@functools.cache
+def _loop_gram():
+    from .gram_blocked import BlockedGram
+    return BlockedGram(parallel=False)
+
+
+def _parallel_gram():
+    from .gram_blocked import BlockedGram
+    return _SerializedGram(BlockedGram(parallel=True, serial=_loop_gram()))
+
+
+def _gram_of(module, name):
+    """A factory of the Gram kernels class ``name`` of backend module ``module``."""
+    def make():
+        from importlib import import_module
+        return getattr(import_module(f"{__name__}.{module}"), name)()
+    return make
+
+
+_GRAM_REGISTRY = _Lazy({
+    "python": lambda: _GramByInput(_gram_of("python_loops", "PythonGram")()),
+    "numpy": lambda: _GramByInput(_gram_of("numpy_reference", "NumpyGram")()),
+    "loop": lambda: _GramByInput(_loop_gram()),
+    "parallel": lambda: _GramByInput(_parallel_gram()),
+    "vectorized": lambda: _GramByInput(_gram_of("vectorized", "VectorizedGram")()),
+})
 
 
 def get_gram_kernels(name):
