@@ -31,7 +31,8 @@ from . import _validation as v
 from ._sparse import SparseX
 
 __all__ = ["LBFGS_MEMORY", "Problem", "check_params", "check_sw_sum", "encode_classes",
-           "fit_one_vs_rest", "minimize_lbfgs", "raise_nonfinite", "warm_start_point"]
+           "fit_one_vs_rest", "label_codes", "minimize_lbfgs", "raise_nonfinite",
+           "warm_start_point"]
 
 #: Corrections kept by L-BFGS-B (scipy's ``maxcor``): scikit-learn's (scipy's
 #: default), so that a fit follows scikit-learn's iterates and stops where it
@@ -90,6 +91,46 @@ def check_params(estimator, *, solvers, backends):
     return {"C": float(C), "fit_intercept": bool(estimator.fit_intercept),
             "solver": estimator.solver, "tol": float(tol), "max_iter": int(max_iter),
             "backend": estimator.backend, "verbose": int(verbose)}
+
+
+#: Integer labels spanning at most this many values per label (and at most
+#: ``2**20`` values in all) are counted with ``np.bincount`` rather than sorted
+#: or hashed by ``np.unique``: 2.5 ms against 50 ms for a million labels.
+_COUNT_SPAN = 2
+
+
+def label_codes(y, *, return_inverse=False):
+    """The sorted distinct labels of ``y`` (and each label's index among them).
+
+    ``np.unique(y, return_inverse=...)``, the same values and dtype, by
+    counting when ``y`` holds integers (or bools) over a short range.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+    return_inverse : bool
+        Also return ``index`` with ``classes[index] == y``.
+
+    Returns
+    -------
+    classes : ndarray
+    index : ndarray of intp, shape (n,)
+        Only with ``return_inverse``.
+    """
+    if y.dtype.kind in "biu" and y.shape[0]:
+        lo, hi = int(y.min()), int(y.max())
+        span = hi - lo + 1
+        if (span <= max(16, _COUNT_SPAN * y.shape[0]) and span <= 1 << 20
+                and hi <= np.iinfo(np.int64).max):
+            # Python ints: no overflow at the ends of int64/uint64; the offsets
+            # fit in int64 since span is small.
+            offset = y.astype(np.int64) - lo if lo else y.astype(np.int64, copy=False)
+            present = np.bincount(offset, minlength=span) > 0
+            classes = (np.flatnonzero(present) + lo).astype(y.dtype)
+            if not return_inverse:
+                return classes
+            return classes, (np.cumsum(present) - 1)[offset]
+    return np.unique(y, return_inverse=return_inverse)
 
 
 def encode_classes(classes):

@@ -50,6 +50,7 @@ from ._objective import (
     check_sw_sum,
     encode_classes,
     fit_one_vs_rest,
+    label_codes,
     minimize_lbfgs,
     warm_start_point,
 )
@@ -198,8 +199,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         params = self._checked_params()
         X, y = _validate_data(self, X, y, dtype=_DTYPES, ensure_all_finite=False,
                               accept_sparse=_SPARSE, accept_large_sparse=True)
-        check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
+        if y.dtype.kind not in "biu":  # integers (1-D) are binary or multiclass: no
+            check_classification_targets(y)  # pass over y that sorts or hashes it
+        classes, y_index = label_codes(y, return_inverse=True)
         n_problems = encode_classes(classes)
         n_samples, n_features = X.shape
         sw = v.check_sample_weight(sample_weight, n_samples)

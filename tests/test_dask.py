@@ -164,6 +164,45 @@ def test_chunk_hosts_give_the_task_results(two_workers):
     assert store._hosts  # a chunk's error is an answer, not a lost worker
 
 
+def test_chunk_hosts_share_the_work(two_workers):
+    """Chunks all kept by one worker are shared out: each worker's host runs
+    half of them (one chunk copied per move), with the same results."""
+    from fastlogreg.dask._chunks import ChunkStore
+    first = sorted(two_workers.scheduler_info()["workers"])[0]
+    values = np.arange(48.0).reshape(12, 4) + 0.5  # keys of its own: not already kept
+    X = two_workers.persist(da.from_array(values, chunks=(3, 4)), workers=[first])
+    store = ChunkStore(two_workers, persist=True)
+    chunks = store.blocks(X)
+    with two_workers.as_current():
+        distributed.wait(chunks)
+    assert {w for ws in two_workers.who_has(chunks).values() for w in ws} == {first}
+    store.host([chunks], [3, 3, 3, 3])
+    try:
+        assert sorted(len(indices) for indices, _ in store._hosts) == [2, 2]
+        hosted = store.run(_chunk_sum, [chunks], 0.0)
+        assert store._hosts  # answered by the hosts, not the fallback
+        assert hosted == [(i, values[3 * i:3 * i + 3].sum()) for i in range(4)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("holders, sizes, expected", [
+    # as persist left 8 chunks: 5 on one worker, 3 on the other -> 4 and 4
+    ([["a"], ["a"], ["b"], ["a"], ["a"], ["b"], ["a"], ["b"]], [1] * 8,
+     {"a": [1, 3, 4, 6], "b": [0, 2, 5, 7]}),
+    ([["a"]] * 3, [5, 5, 2], {"a": [0, 1, 2]}),  # one worker: nothing to move
+    ([["a"], ["a", "b"], ["a"]], [4, 4, 4], {"a": [0, 2], "b": [1]}),  # a replica used first
+    ([["a"], ["a"], ["b"]], [10, 1, 1], {"a": [0], "b": [1, 2]}),  # sizes, not counts
+    ([["a"], ["b"]], [3, 1], {"a": [0], "b": [1]}),  # no move would shorten the longest
+    ([["a"]] * 4, [1] * 4, {"a": [2, 3], "b": [0, 1]}),  # a worker without chunks gets some
+])
+def test_balance_evens_out_the_work(holders, sizes, expected):
+    from fastlogreg.dask._chunks import balance
+    got = balance(holders, sizes, ["a", "b"] if expected.keys() >= {"b"} else ["a"])
+    assert got == expected
+    assert sorted(i for indices in got.values() for i in indices) == list(range(len(sizes)))
+
+
 def _chunk_sum(chunk, index, offset):
     if offset < 0 and index >= 1:
         raise ValueError(f"chunk {index} is bad")

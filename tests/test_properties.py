@@ -93,3 +93,19 @@ def test_sigmoid_in_unit_interval_and_symmetric(zs):
     s = flr.sigmoid(z)
     assert np.all((s >= 0) & (s <= 1))
     np.testing.assert_allclose(s + flr.sigmoid(-z), 1.0, rtol=1e-15)
+
+
+INT_DTYPES = (np.bool_, np.int8, np.uint8, np.int32, np.int64, np.uint64)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from(INT_DTYPES).flatmap(lambda dt: arrays(dt, st.integers(0, 50))))
+def test_label_codes_is_numpy_unique(y):
+    """The counting path (short integer ranges) and the fallback give np.unique's answer."""
+    from fastlogreg._objective import label_codes
+    classes, index = label_codes(y, return_inverse=True)
+    expected, expected_index = np.unique(y, return_inverse=True)
+    assert classes.dtype == expected.dtype
+    np.testing.assert_array_equal(classes, expected)
+    np.testing.assert_array_equal(index, expected_index)
+    np.testing.assert_array_equal(label_codes(y), expected)

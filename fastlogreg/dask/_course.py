@@ -61,7 +61,7 @@ def _setup(w, b, X, Y, backend, client, persist, evaluations):
     targets = store.keep(store.map(inp.binary_chunk, [store.blocks(y)], dtype, offsets))
     store.run_everywhere(warm_kernels, backend, dtype, n_x, False, max(X.chunks[1]))
     data = ChunkedX(store, store.blocks(X), (n_x, m), dtype, offsets)
-    store.host([data.chunks, targets])
+    store.host([data.chunks, targets], X.chunks[1])
     return ChunkKernels(backend, transpose=False), data, targets, w_flat, out_dtype, \
         w_shape, b
 

@@ -144,7 +144,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             store.run_everywhere(warm_kernels, params["backend"], X.dtype, n_features, True,
                                  None if offsets is None else max(rows))
             parts = store.blocks(X, y, sw)
-            store.host(parts)
+            store.host(parts, None if offsets is None else rows)
             return parts
 
         store = ChunkStore(client, bool(persist))

@@ -6,6 +6,8 @@ import dask
 import dask.array as da
 import numpy as np
 
+from .._objective import label_codes
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -183,7 +185,7 @@ def check_labels_chunk(y, sw, index, offsets):
             raise ValueError(f"sample_weight must be finite and >= 0; got "
                              f"sample_weight{where(bad[0])} = {sw[bad[0]]}")
         sw_sum = float(sw.sum())
-    return y.shape[0], np.unique(y), sw_sum
+    return y.shape[0], label_codes(y), sw_sum
 
 
 def binary_chunk(Y, index, dtype, offsets):
