@@ -11,7 +11,10 @@ builds (smaller data run the serial ones):
   compiles every kernel;
 * ``CachedLoad``: the directory was filled by an earlier process, so Numba
   only loads the machine code (numba#8085: parallel functions load slowly);
-* ``Import``: ``import fastlogreg`` alone (Numba's import included).
+* ``Import``: ``import fastlogreg`` alone (Numba's import included);
+* ``WarmStart``: import and the first ``parallel`` propagate (100 x 3000,
+  the parallel build) with a filled cache, as a user's second run sees it
+  (``tools/perf_report.py --startup``, target 7).
 
 The values are seconds measured inside the child, the best of a few children.
 """
@@ -58,12 +61,23 @@ else:
 print(json.dumps({"import": t1 - t0, "first_calls": t3 - t2}))
 """
 
+#: Import and the first cached parallel propagate, from before ``import numpy``.
+_STARTUP_CHILD = r"""
+import json, time
+t0 = time.perf_counter()
+import numpy as np
+import fastlogreg as flr
+X = np.ones((100, 3000)); Y = (np.arange(3000) % 2).reshape(1, -1)
+flr.propagate(np.zeros((100, 1)), 0.0, X, Y, backend="parallel")
+print(json.dumps({"warm_start": time.perf_counter() - t0}))
+"""
+
 #: Children per measurement (the best is kept).
 _CHILDREN = 1 if PROFILE == "quick" else 3
 
 
-def run_child(backend, dtype, cache_dir):
-    """Run one child with ``NUMBA_CACHE_DIR=cache_dir``; return its timings."""
+def run_child(backend, dtype, cache_dir, code=_CHILD):
+    """Run one child (``code``) with ``NUMBA_CACHE_DIR=cache_dir``; return its timings."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     env.pop("NUMBA_DISABLE_JIT", None)
     # The child imports the fastlogreg that the benchmarks import (asv may
@@ -71,7 +85,7 @@ def run_child(backend, dtype, cache_dir):
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastlogreg.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-    proc = subprocess.run([python_executable(), "-c", _CHILD, backend, dtype], env=env,
+    proc = subprocess.run([python_executable(), "-c", code, backend, dtype], env=env,
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"compile child failed ({proc.returncode}):\n{proc.stderr}")
@@ -128,3 +142,21 @@ class Import(Benchmark):
         with tempfile.TemporaryDirectory(prefix="fastlogreg-asv-import-") as cache_dir:
             return min(run_child("none", "float64", cache_dir)["import"]
                        for _ in range(_CHILDREN))
+
+
+class WarmStart(Benchmark):
+    """Import plus the first ``parallel`` propagate with a filled cache (target <= 0.5 s)."""
+
+    unit = "seconds"
+
+    def setup(self):
+        skip_unless_supported("parallel")
+        self.cache_dir = tempfile.mkdtemp(prefix="fastlogreg-asv-start-")
+        run_child("parallel", "float64", self.cache_dir, _STARTUP_CHILD)  # fills the cache
+
+    def teardown(self):
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+    def track_warm_start(self):
+        return min(run_child("parallel", "float64", self.cache_dir, _STARTUP_CHILD)["warm_start"]
+                   for _ in range(_CHILDREN))
