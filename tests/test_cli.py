@@ -81,7 +81,7 @@ def test_bare_command_runs_compare_on_the_embedded_problem(capsys, monkeypatch):
     assert "fastlogreg compare: embedded cat-like data (seed 1)" in out
     assert "X_train 20 x 30 float64" in out and "X_test 20 x 10" in out
     assert "Numba threads:" in out and "CPU:" in out
-    for title in ("time per call (best of up to 7, 0.25 s per cell)", "speed-up over numpy",
+    for title in ("time per call (best of up to 7, 0.15 s per cell)", "speed-up over numpy",
                   "speed-up over python", "agreement with the numpy reference"):
         assert title in out
     for name in BACKENDS:

@@ -42,7 +42,7 @@ _TARGET_S = 0.005
 #: Seconds of timing per cell (one job on one backend), first call included:
 #: no more samples are taken once it is spent.  A fixed number of repeats
 #: spent most of the main job's time on the training runs (0.1-0.3 s each).
-CELL_BUDGET_S = 0.25
+CELL_BUDGET_S = 0.15
 #: The python backend's estimate runs on about this many elements of X.
 _PROBE_ELEMENTS = 20_000
 
