@@ -56,7 +56,7 @@ from .._prefetch import PREFETCH_DISTANCE, prefetch_read, prefetch_write
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 from .._tiling import MAX_CHUNKS, PARALLEL_MIN_ELEMENTS, part_bounds
 from . import vectorized
-from .blocked import sum_chunk_sums
+from .blocked import _evaluate_with, sum_chunk_sums
 from .numpy_reference import NumpyKernels
 from .python_loops import _sigmoid
 from .vectorized import _logits_finite, _terms_into, sigmoid_ufunc
@@ -663,8 +663,6 @@ class SparseLoopKernels:
             setattr(self, "forward_" + fmt, jit(forward, parallel=parallel))
             kernel = jit(value_and_grad, parallel=parallel)
             setattr(self, "value_and_grad_" + fmt, kernel)
-            if parallel and fmt == "csc":
-                self.value_and_grad_csc_split = jit(value_and_grad_csc_split, parallel=True)
             if parallel:
                 # As in BlockedKernels: the kernel is inlined (Numba IR) into a
                 # parallel training loop, so that its prange loops are the
@@ -672,6 +670,14 @@ class SparseLoopKernels:
                 kernel = jit(value_and_grad, suffix=f"_{fmt}_inline", inline="always")
             self._descend[fmt] = bind_descent(kernel, f"{name}_sparse_{fmt}", compiled=True,
                                               parallel=parallel)
+        if parallel:
+            # The split CSC pass has one compiled body, inlined into its own
+            # training loop; a public call is that loop's ``n_steps=-1`` call
+            # (as in BlockedKernels: compiled once, when first needed).
+            split = jit(value_and_grad_csc_split, suffix="_inline", inline="always")
+            self._descend["csc_split"] = bind_descent(split, "parallel_sparse_csc_split",
+                                                      compiled=True, parallel=True)
+            self.value_and_grad_csc_split = _evaluate_with(self._descend["csc_split"])
 
     def _for(self, X):
         """The build to run on X: the serial one when X has too few nonzeros to share."""
@@ -699,7 +705,11 @@ class SparseLoopKernels:
 
     def prepare_descent(self, X):
         """The compiled descent for X's format, X's kernel arguments, the workspace."""
-        return self._for(X)._descend[X.format], X.kernel_args(), workspace(X)
+        build = self._for(X)
+        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
+        if n_parts:
+            return build._descend["csc_split"], X.kernel_args(), split_workspace(X, n_parts)
+        return build._descend[X.format], X.kernel_args(), workspace(X)
 
 
 def forward_vectorized(w, b, X, out, z):
