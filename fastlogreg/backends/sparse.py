@@ -212,6 +212,15 @@ def example_terms(z, y, sw, i, want_cost):
     return ri, li, 0 if is_finite(z) else 1
 
 
+@jit(inline="always")
+def csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost):
+    """Example ``i`` of a CSC X: its entries ``k0:k1``, residual, loss and non-finite flag."""
+    k0, k1 = indptr[i], indptr[i + 1]
+    ri, li, nonfinite = example_terms(gather_dot(data, indices, k0, k1, wx) + b, y, sw, i,
+                                      want_cost)
+    return k0, k1, ri, li, nonfinite
+
+
 @jit(fastmath=_NO_REASSOC)
 def csc_forward_range(wx, b, data, indices, indptr, i0, i1, out):
     """``out[i] = sigmoid(x_i . w + b)`` for the examples ``i0 <= i < i1``; non-finite count."""
@@ -235,9 +244,7 @@ def csc_value_grad_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
     db = 0.0
     bad = 0
     for i in range(i0, i1):
-        k0, k1 = indptr[i], indptr[i + 1]
-        ri, li, nonfinite = example_terms(gather_dot(data, indices, k0, k1, wx) + b, y, sw, i,
-                                          want_cost)
+        k0, k1, ri, li, nonfinite = csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost)
         bad += nonfinite
         loss += li
         db += ri
@@ -390,9 +397,7 @@ def csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost, r, l
     """
     bad = 0
     for i in range(i0, i1):
-        k0, k1 = indptr[i], indptr[i + 1]
-        ri, li, nonfinite = example_terms(gather_dot(data, indices, k0, k1, wx) + b, y, sw, i,
-                                          want_cost)
+        k0, k1, ri, li, nonfinite = csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost)
         bad += nonfinite
         r[i] = ri
         loss_i[i] = li
