@@ -61,7 +61,7 @@ def check_method(method):
     return method
 
 
-def predicted_seconds(n, m, num_iterations, backend):
+def predicted_seconds(n, m, num_iterations, backend, formations=1):
     """Predicted time of training by each method, from :data:`COSTS`.
 
     Parameters
@@ -70,21 +70,25 @@ def predicted_seconds(n, m, num_iterations, backend):
         Features and examples.
     num_iterations : int
     backend : str
+    formations : int, default 1
+        How often Gram training forms ``w`` and ``dw`` (once, at the end, for
+        :func:`fastlogreg.optimize`; at every convergence check for the
+        estimator's ``solver="gd"``).
 
     Returns
     -------
     primal, gram : float
         ``iters n m`` for the primal loop; ``n m^2 / 2`` (K) ``+ iters m^2``
-        (iterations) ``+ 2 n m`` (``w`` and ``dw`` at the end) for Gram.
+        (iterations) ``+ formations 2 n m`` (``w`` and ``dw``) for Gram.
     """
     c = COSTS[backend]
     primal = num_iterations * n * m * c["primal"]
     gram = (0.5 * n * m * m * c["gram"] + num_iterations * m * m * c["step"]
-            + 2 * n * m * c["primal"])
+            + formations * 2 * n * m * c["primal"])
     return primal, gram
 
 
-def choose_method(n, m, num_iterations, backend, max_bytes=GRAM_MAX_BYTES):
+def choose_method(n, m, num_iterations, backend, max_bytes=GRAM_MAX_BYTES, formations=1):
     """What ``method="auto"`` runs: ``"gram"`` when predicted faster and K fits.
 
     Parameters
@@ -96,6 +100,8 @@ def choose_method(n, m, num_iterations, backend, max_bytes=GRAM_MAX_BYTES):
         A name of :data:`fastlogreg.BACKENDS`.
     max_bytes : int
         Largest K (``8 m^2`` bytes) allowed.
+    formations : int, default 1
+        See :func:`predicted_seconds`.
 
     Returns
     -------
@@ -103,7 +109,7 @@ def choose_method(n, m, num_iterations, backend, max_bytes=GRAM_MAX_BYTES):
     """
     if num_iterations == 0 or 8 * m * m > max_bytes:
         return "primal"
-    primal, gram = predicted_seconds(n, m, num_iterations, backend)
+    primal, gram = predicted_seconds(n, m, num_iterations, backend, formations)
     return "gram" if gram < primal else "primal"
 
 

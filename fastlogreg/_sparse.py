@@ -70,6 +70,11 @@ class SparseX:
         return int(self.indptr[-1] - self.indptr[0])
 
     @property
+    def sorted_indices(self):
+        """Whether every compressed row's indices are sorted (scipy checks once per matrix)."""
+        return bool(self.matrix.has_sorted_indices)
+
+    @property
     def nbytes(self):
         """Bytes of ``data``, ``indices`` and ``indptr``."""
         return self.data.nbytes + self.indices.nbytes + self.indptr.nbytes

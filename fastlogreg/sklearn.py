@@ -44,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _validation as v
+from ._gram_descent import GramDescent, choose_method
 from ._objective import (
     LBFGS_MEMORY,
     check_params,
@@ -55,7 +56,7 @@ from ._objective import (
     warm_start_point,
 )
 from ._objective import Problem as _Problem
-from .backends import BACKENDS, DEFAULT_BACKEND, get_backend
+from .backends import BACKENDS, DEFAULT_BACKEND, get_backend, get_gram_kernels
 from .training import check_learning_rate, gradient_descent
 
 try:  # scikit-learn >= 1.6
@@ -76,6 +77,28 @@ GD_CHECK_EVERY = 10
 _DTYPES = [np.float64, np.float32]
 #: Sparse formats used as they are (others are converted to CSR by validation).
 _SPARSE = ["csr", "csc"]
+
+
+def _gram_span(problem, target, w0, params):
+    """A Gram-space descent for ``solver="gd"`` when it is predicted faster, else None.
+
+    As ``optimize(method="auto")`` decides (:func:`fastlogreg._gram_descent.choose_method`),
+    over ``max_iter`` iterations with ``w`` and ``dw`` formed at every
+    convergence check (one pass over X per :data:`GD_CHECK_EVERY` iterations):
+    dense X with many more features than examples.  The iterates are the
+    primal loop's up to rounding, so the convergence checks stop at the same
+    iteration.
+    """
+    XT = problem.XT
+    if not isinstance(XT, np.ndarray) or params["max_iter"] == 0:
+        return None
+    n, m = XT.shape
+    checks = -(-params["max_iter"] // GD_CHECK_EVERY)
+    if choose_method(n, m, params["max_iter"], params["backend"], formations=checks) != "gram":
+        return None
+    span = GramDescent(get_gram_kernels(params["backend"]), w0.copy(), XT, target, problem.sw,
+                       problem.scale, problem.l2, problem.fit_intercept)
+    return span if span.finite else None
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -255,11 +278,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         done = 0
         converged = False
         max_iter = params["max_iter"]
+        span = _gram_span(problem, target, w, params)
         while done < max_iter and not converged:
             steps = min(GD_CHECK_EVERY, max_iter - done)
             b, dw, db, costs = gradient_descent(
                 problem.kernels, w, b, problem.XT, target, problem.sw, steps, learning_rate,
-                scale=problem.scale, l2=problem.l2, fit_intercept=problem.fit_intercept)
+                scale=problem.scale, l2=problem.l2, fit_intercept=problem.fit_intercept,
+                span=span)
             if params["verbose"] and done % 100 == 0:
                 print(f"gd: iteration {done}, objective {costs[0]:.10g}")
             done += steps

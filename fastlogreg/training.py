@@ -54,7 +54,7 @@ def _progress_bar(total, enabled):
 
 def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
                      scale, l2=0.0, fit_intercept=True, on_record=None, progress=False,
-                     gram=None):
+                     gram=None, span=None):
     """Drive :func:`fastlogreg._descent.descend` from record point to record point.
 
     With ``gram`` (a backend's Gram kernels), the iterations run in the span
@@ -82,6 +82,10 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
         From :func:`fastlogreg.backends.get_gram_kernels`: use ``method="gram"``.
         Ignored when no iteration runs, or when ``X^T X`` overflows (the
         primal loop then reports the divergence as usual).
+    span : GramDescent, optional
+        A Gram-space descent to continue (``K`` computed once for several
+        calls; ``w`` must be the weights it ended at, and is set again): used
+        instead of ``gram``.  Must be finite.
 
     Returns
     -------
@@ -99,8 +103,7 @@ def gradient_descent(kernels, w, b, X, y, sw, num_iterations, learning_rate, *,
         iteration and the learning rate.
     """
     dw = np.zeros_like(w)
-    span = None
-    if gram is not None and num_iterations > 0:
+    if span is None and gram is not None and num_iterations > 0:
         span = GramDescent(gram, w, X, y, sw, scale, l2, fit_intercept)
         if not span.finite:
             span = None

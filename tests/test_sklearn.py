@@ -338,3 +338,75 @@ def test_import_fastlogreg_does_not_import_sklearn():
             "bad = sorted(m for m in sys.modules if m == 'sklearn' or m.startswith('sklearn.'));"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# solver="gd" in the span of the examples (many more features than samples)
+
+def _wide(n_samples, n_features, seed=0):
+    rng = np.random.default_rng([seed, n_samples, n_features])
+    X = rng.standard_normal((n_samples, n_features)) / np.sqrt(n_features)
+    w = rng.standard_normal(n_features) * 2
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-(X @ w)))).astype(np.int64)
+    return X, y
+
+
+def _flip_features(n_samples, max_iter, backend):
+    """Fewest features for which solver="gd" trains in the span of the examples."""
+    from fastlogreg._gram_descent import choose_method
+    checks = -(-max_iter // flr_sklearn.GD_CHECK_EVERY)
+    n = 1
+    while choose_method(n, n_samples, max_iter, backend, formations=checks) != "gram":
+        n *= 2
+    lo, hi = n // 2, n  # primal at lo (or lo == 0), gram at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        gram = choose_method(mid, n_samples, max_iter, backend, formations=checks) == "gram"
+        lo, hi = (lo, mid) if gram else (mid, hi)
+    return hi
+
+
+@pytest.mark.parametrize("backend", ("numpy", *COMPILED))
+@pytest.mark.parametrize("delta", [-1, 0])
+def test_gd_in_the_span_of_the_examples(monkeypatch, backend, delta):
+    """At and just below the predicted break-even: the Gram path is taken exactly
+    when predicted faster, and gives the primal loop's fit (same n_iter_,
+    coefficients to 1e-12), float64 and float32, weights and penalty."""
+    m, max_iter = 40, 400
+    n = _flip_features(m, max_iter, backend) + delta
+    X, y = _wide(m, n)
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, m)
+    spans = []
+    real = flr_sklearn._gram_span
+
+    def spy(*args):
+        spans.append(real(*args))
+        return spans[-1]
+    for dtype in (np.float64, np.float32):
+        params = dict(solver="gd", tol=1e-5, max_iter=max_iter, backend=backend, C=5.0)
+        monkeypatch.setattr(flr_sklearn, "_gram_span", spy)
+        got = LogisticRegression(**params).fit(X.astype(dtype), y, sample_weight=sw)
+        assert (spans[-1] is not None) == (delta == 0)
+        monkeypatch.setattr(flr_sklearn, "_gram_span", lambda *args: None)
+        want = LogisticRegression(**params).fit(X.astype(dtype), y, sample_weight=sw)
+        assert got.n_iter_[0] == want.n_iter_[0] > flr_sklearn.GD_CHECK_EVERY
+        # float64: two summation orders, 1e-12; float32: the Gram path computes
+        # in float64, the primal loop's logits carry ~n eps32 (n ~ 1e3): 1e-4.
+        rtol = 1e-12 if dtype == np.float64 else 1e-4
+        scale = max(np.abs(want.coef_).max(), abs(want.intercept_[0]))
+        np.testing.assert_allclose(got.coef_, want.coef_, rtol=rtol, atol=rtol * scale)
+        np.testing.assert_allclose(got.intercept_, want.intercept_, rtol=rtol,
+                                   atol=rtol * scale)
+
+
+def test_gd_span_only_for_dense_X():
+    import scipy.sparse as sp
+    X, y = _wide(40, 4000)
+    params = {"solver": "gd", "max_iter": 400, "backend": "loop"}
+    est = LogisticRegression(**params)
+    dense = est.fit(X, y).coef_
+    np.testing.assert_allclose(LogisticRegression(**params).fit(sp.csr_array(X), y).coef_,
+                               dense, rtol=1e-12, atol=1e-14)
+    from fastlogreg._objective import Problem
+    problem = Problem(None, sp.csc_array(X.T), np.empty(0), 40.0, 1.0, True)
+    assert flr_sklearn._gram_span(problem, None, np.zeros(4000),
+                                  {"max_iter": 400, "backend": "loop"}) is None

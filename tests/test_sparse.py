@@ -383,6 +383,103 @@ def test_parallel_threshold(fmt, delta):
                    oracle(w, 0.1, sp.csc_array(S), Y), S)
 
 
+# The split CSC kernel: one chunk (no room for a partial gradient), sorted
+# indices, at least two threads, and room for n_parts + 1 rows of m.
+
+SPLIT_N, SPLIT_NNZ = 20_000, sk.PARALLEL_MIN_NNZ + 8_859
+needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                                       reason="the split kernel runs on 2 threads or more")
+
+
+def _split_m():
+    """The most examples for which SPLIT_NNZ float64 entries leave room for 2 ranges."""
+    def rows_of_room(m):  # X.nbytes for int32 indices, then the budget in rows of m
+        return (12 * SPLIT_NNZ + 4 * (m + 1)) // sk.PARTIALS_FRACTION // (8 * m)
+    return max(m for m in range(100, 20_000) if rows_of_room(m) >= 3)
+
+
+def _split_case(m, dtype=np.float64, seed=3, index=np.int32):
+    """``(w, b, S, Y, X)``: SPLIT_NNZ distinct random entries, sorted CSC (n_x, m)."""
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(SPLIT_N * m, SPLIT_NNZ, replace=False)
+    X = sp.coo_array((rng.standard_normal(SPLIT_NNZ), (flat % SPLIT_N, flat // SPLIT_N)),
+                     shape=(SPLIT_N, m)).tocsc()
+    S = sparse_X(X, "csc", dtype=dtype, index=index)
+    w = rng.standard_normal((SPLIT_N, 1)) * 0.3
+    Y = (rng.random((1, m)) < 0.5).astype(np.float64)
+    return w, 0.2, S, Y, X
+
+
+@needs_two_threads
+@pytest.mark.parametrize("delta", [-1, 0, 1])
+def test_split_threshold(delta):
+    """At and around the most examples the budget allows: the split kernel runs
+    exactly when it may, and gives the one-chunk fused pass's bits."""
+    m = _split_m() + (delta > 0) - 7 * (delta < 0)
+    w, b, S, Y, X = _split_case(m)
+    checked = as_sparse_X(S)
+    assert sk.n_chunks_for(checked) == 1 and checked.nnz >= sk.PARALLEL_MIN_NNZ
+    before = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        assert (sk.split_parts(checked, 2) == 2) == (delta <= 0)
+        assert sk.split_parts(checked, 1) == 0  # one thread: the fused pass
+        a = flr.value_and_grad(w, b, S, Y, backend="parallel")
+    finally:
+        numba.set_num_threads(before)
+    c = flr.value_and_grad(w, b, S, Y, backend="loop")
+    assert a[0] == c[0] and a[2] == c[2] and a[1].tobytes() == c[1].tobytes()
+    assert_matches((flr.forward(w, b, S, backend="parallel"), *a), oracle(w, b, X, Y), X)
+
+
+@needs_two_threads
+@pytest.mark.parametrize("dtype, index", [(np.float64, np.int32), (np.float32, np.int32),
+                                          (np.float64, np.int64)])
+def test_split_bitwise_identical_any_thread_count(dtype, index):
+    """With and without weights, for every thread count (ranges of features)."""
+    w, b, S, Y, X = _split_case(_split_m() // 3, dtype, index=index)
+    sw = np.random.default_rng(4).random(S.shape[1]) * 2
+    checked = as_sparse_X(S)
+    assert sk.split_parts(checked, 2) == 2
+    want = [flr.value_and_grad(w, b, S, Y, sample_weight=weights, backend="loop")
+            for weights in (None, sw)]
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({2, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            assert 2 <= sk.split_parts(checked, threads) <= threads
+            for weights, (cost, dw, db) in zip((None, sw), want, strict=True):
+                got = flr.value_and_grad(w, b, S, Y, sample_weight=weights, backend="parallel")
+                assert (got[0], got[2]) == (cost, db) and got[1].tobytes() == dw.tobytes()
+        numba.set_num_threads(2)  # training: the split pass inlined in the parallel loop
+        trained = [flr.optimize(w, b, S, Y, 7, 0.5, backend=backend, method="primal")
+                   for backend in ("parallel", "loop")]
+    finally:
+        numba.set_num_threads(before)
+    (params, grads, costs), (params0, grads0, costs0) = trained
+    assert params["w"].tobytes() == params0["w"].tobytes() and params["b"] == params0["b"]
+    assert grads["dw"].tobytes() == grads0["dw"].tobytes() and costs == costs0
+    if dtype == np.float64:
+        assert_matches(run_all(w, b, S, Y, "parallel", sw), oracle(w, b, X, Y, sw), X)
+
+
+@needs_two_threads
+def test_split_needs_sorted_indices():
+    """Unsorted indices (bisection would be wrong): the fused pass, right results."""
+    w, b, S, Y, X = _split_case(_split_m() // 2)
+    rng = np.random.default_rng(5)
+    data, indices = S.data.copy(), S.indices.copy()
+    for i in range(S.shape[1]):  # shuffle each example's entries
+        k0, k1 = S.indptr[i], S.indptr[i + 1]
+        order = k0 + rng.permutation(k1 - k0)
+        data[k0:k1], indices[k0:k1] = data[order], indices[order]
+    U = sp.csc_array((data, indices, S.indptr.copy()), shape=S.shape)
+    assert not U.has_sorted_indices
+    assert sk.split_parts(as_sparse_X(U), 2) == 0
+    assert sk.split_parts(as_sparse_X(S), 2) == 2
+    assert_matches(run_all(w, b, U, Y, "parallel"), oracle(w, b, X, Y), X)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("nnz", [sk.MIN_CHUNK_NNZ - 1, sk.MIN_CHUNK_NNZ, 3 * sk.MIN_CHUNK_NNZ - 1,
                                  3 * sk.MIN_CHUNK_NNZ, 200 * sk.MIN_CHUNK_NNZ])

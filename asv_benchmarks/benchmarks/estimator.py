@@ -93,3 +93,30 @@ class LogisticRegression(CourseProblem):
 
     def time_predict(self, backend, dtype, shape):
         self.fitted.predict(self.X)
+
+
+class GradientDescentFit(CourseProblem):
+    """``fit`` with ``solver="gd"``: on wide data it trains in the span of the examples.
+
+    ``TRAINING_ITERATIONS`` iterations, ``tol=0``; the Gram path is taken
+    where the estimator predicts it faster (12288x209 on the compiled
+    backends), the primal loop elsewhere.
+    """
+
+    params = [BACKENDS, SHAPES]
+
+    def setup(self, backend, shape):
+        skip_unless_supported(backend, shape)
+        fix_threads()
+        self.X, self.y = sklearn_data(shape, "float64")
+        estimator = make_estimator(backend)
+        if "solver" not in estimator.get_params():
+            raise NotImplementedError("this estimator has no solver parameter")
+        try:
+            self.estimator = estimator.set_params(solver="gd")
+            self.estimator.fit(self.X, self.y)  # compiles; raises where "gd" is unknown
+        except ValueError:
+            raise NotImplementedError("this estimator has no solver='gd'") from None
+
+    def time_fit(self, backend, shape):
+        self.estimator.fit(self.X, self.y)

@@ -11,7 +11,12 @@ order, as C and F order have for dense X:
   nonzeros (still in L1) are scattered into the gradient.  Chunks of
   consecutive examples (split where the nonzeros split evenly) each add to
   their own partial gradient (chunk 0 directly into ``dw``), and the
-  partials are added in chunk order.
+  partials are added in chunk order.  When the budget below leaves room for
+  no partial gradient (one chunk: float32 data, or very many features for
+  the nonzeros), ``parallel`` splits the pass in two instead
+  (:func:`value_and_grad_csc_split`): residuals in parallel over examples,
+  then the gradient in parallel over ranges of features, with the one-chunk
+  pass's bits (indices sorted; else the one-chunk pass runs).
 * CSR, one compressed row per feature.  A logit needs every row, so the
   logits come first: chunks of rows scatter ``w_j x_j`` into their own
   partial logits (chunk 0's row doubles as ``z``); then, per example, the
@@ -40,6 +45,7 @@ nonzeros in plain Python.
 
 import math
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -50,7 +56,7 @@ from .._prefetch import PREFETCH_DISTANCE, prefetch_read, prefetch_write
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 from .._tiling import MAX_CHUNKS, PARALLEL_MIN_ELEMENTS, part_bounds
 from . import vectorized
-from .blocked import sum_chunk_sums
+from .blocked import _evaluate_with, sum_chunk_sums
 from .numpy_reference import NumpyKernels
 from .python_loops import _sigmoid
 from .vectorized import _logits_finite, _terms_into, sigmoid_ufunc
@@ -68,6 +74,10 @@ MIN_CHUNK_NNZ = 1 << 14
 PARALLEL_MIN_NNZ = PARALLEL_MIN_ELEMENTS
 #: Features per slice when partial gradients are merged (in parallel).
 MERGE_SLICE = 4096
+#: Stored entries sampled to place the feature cuts of the split CSC kernel,
+#: and the bins of features they are counted in.
+SPLIT_SAMPLE = 1 << 16
+SPLIT_BINS = 4096
 #: Running sums of a gather-dot (:func:`gather_dot` writes out four).
 GATHER_LANES = 4
 #: Examples per slice when residuals are formed (CSR): the loss and residual
@@ -202,6 +212,15 @@ def example_terms(z, y, sw, i, want_cost):
     return ri, li, 0 if is_finite(z) else 1
 
 
+@jit(inline="always")
+def csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost):
+    """Example ``i`` of a CSC X: its entries ``k0:k1``, residual, loss and non-finite flag."""
+    k0, k1 = indptr[i], indptr[i + 1]
+    ri, li, nonfinite = example_terms(gather_dot(data, indices, k0, k1, wx) + b, y, sw, i,
+                                      want_cost)
+    return k0, k1, ri, li, nonfinite
+
+
 @jit(fastmath=_NO_REASSOC)
 def csc_forward_range(wx, b, data, indices, indptr, i0, i1, out):
     """``out[i] = sigmoid(x_i . w + b)`` for the examples ``i0 <= i < i1``; non-finite count."""
@@ -225,9 +244,7 @@ def csc_value_grad_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
     db = 0.0
     bad = 0
     for i in range(i0, i1):
-        k0, k1 = indptr[i], indptr[i + 1]
-        ri, li, nonfinite = example_terms(gather_dot(data, indices, k0, k1, wx) + b, y, sw, i,
-                                          want_cost)
+        k0, k1, ri, li, nonfinite = csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost)
         bad += nonfinite
         loss += li
         db += ri
@@ -316,6 +333,155 @@ def value_and_grad_csc(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
                 for j in range(j1 - j0):
                     acc[j] += row[j]
     return sum_chunk_sums(sums)
+
+
+# ------------------------------------ CSC without partial gradients ("split")
+
+
+@jit
+def lower_bound(indices, k0, k1, f):
+    """First position ``k0 <= k <= k1`` with ``indices[k] >= f`` (``indices[k0:k1]`` sorted)."""
+    lo, hi = k0, k1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < f:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@jit
+def feature_cuts(indices, indptr, n, n_parts, cuts):
+    """Cut the features ``0..n`` into ``n_parts`` ranges of about equal nonzeros.
+
+    Estimated from a sample of about :data:`SPLIT_SAMPLE` stored entries
+    (whole examples, evenly spaced) in :data:`SPLIT_BINS` bins of features;
+    ``cuts[p]:cuts[p + 1]`` is range ``p``.  The cuts only balance the work:
+    the gradient's bits do not depend on them.
+    """
+    m = indptr.shape[0] - 1
+    nnz = indptr[m] - indptr[0]
+    step = max(1, nnz // SPLIT_SAMPLE)  # examples: about nnz / step entries seen
+    width = (n + SPLIT_BINS - 1) // SPLIT_BINS
+    hist = np.zeros(SPLIT_BINS, dtype=np.int64)
+    for i in range(0, m, step):
+        for k in range(indptr[i], indptr[i + 1]):
+            hist[indices[k] // width] += 1
+    total = hist.sum()
+    cuts[0] = 0
+    seen = 0
+    p = 1
+    for bin_ in range(SPLIT_BINS):
+        seen += hist[bin_]
+        while p < n_parts and seen * n_parts >= p * total:
+            cuts[p] = min(n, (bin_ + 1) * width)
+            p += 1
+    while p < n_parts:
+        cuts[p] = n
+        p += 1
+    cuts[n_parts] = n
+
+
+@jit(fastmath=_NO_REASSOC)
+def csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost, r, loss_i, cuts,
+                    cut_pos):
+    """Store the residual and loss of the examples ``i0 <= i < i1``; non-finite count.
+
+    The same arithmetic (and flags) as :func:`csc_value_grad_range`.  Also
+    stores where each inner cut of the features falls among the example's
+    entries (``cut_pos[p - 1, i]`` for ``cuts[p]``), found by bisection while
+    they are in L1: searched later, they cost a cache miss each (a scatter
+    pass with the searches took 46 ms, against 44 ms for all features at
+    once without them).
+    """
+    bad = 0
+    for i in range(i0, i1):
+        k0, k1, ri, li, nonfinite = csc_example(wx, b, data, indices, indptr, i, y, sw, want_cost)
+        bad += nonfinite
+        r[i] = ri
+        loss_i[i] = li
+        lo = k0
+        for p in range(cut_pos.shape[0]):
+            lo = lower_bound(indices, lo, k1, cuts[p + 1])
+            cut_pos[p, i] = lo
+    return bad
+
+
+@jit(fastmath=_NO_REASSOC)
+def ordered_sum(values):
+    """``values[0] + values[1] + ...`` from 0.0, in that order (never reassociated)."""
+    acc = 0.0
+    for v in values:
+        acc += v
+    return acc
+
+
+@jit(fastmath=_NO_REASSOC)
+def csc_scatter_features(data, indices, indptr, r, cut_pos, p, g):
+    """``g[j] += r_i x_ij`` for the features of range ``p``, example by example.
+
+    Example ``i``'s entries in the range run from ``cut_pos[p - 1, i]`` (its
+    first entry for ``p = 0``) to ``cut_pos[p, i]`` (its end for the last range).
+    """
+    last = cut_pos.shape[0]
+    for i in range(indptr.shape[0] - 1):
+        lo = indptr[i] if p == 0 else cut_pos[p - 1, i]
+        hi = indptr[i + 1] if p == last else cut_pos[p, i]
+        scatter_add(g, data, indices, lo, hi, r[i])
+
+
+def value_and_grad_csc_split(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
+    """The fused CSC kernel's results, in parallel without partial gradients.
+
+    For a CSC X with sorted indices whose partial gradients would not fit
+    the memory budget (one chunk: e.g. float32 data, or very many features
+    for the nonzeros).  First, in parallel over examples, every example's
+    residual and loss (a gather-dot each) are stored, with where the cuts
+    between ranges of features (:func:`feature_cuts`) fall among its entries;
+    then, in parallel over those ranges, each adds ``r_i x_i`` of every
+    example, in example order, to its own entries of ``dw_out``.  Every
+    gradient entry so receives the same additions in the same order as in the
+    one-chunk fused pass, and the loss and residual sums are the stored values
+    added in example order: the same bits as :func:`value_and_grad_csc` with
+    one chunk, for any number of ranges and threads.
+
+    Parameters
+    ----------
+    w, b, X, y, sw, want_cost, want_grad, dw_out
+        As for :func:`value_and_grad_csc`.
+    work : tuple
+        ``(terms, cut_pos, sums)`` from :func:`split_workspace`: ``terms`` of
+        shape ``(2, m)`` (per example its residual, then its loss);
+        ``cut_pos`` of shape ``(n_parts - 1, m)``, int64; ``sums`` of shape
+        ``(n_slices, 3)`` (the slices' non-finite counts).
+
+    Returns
+    -------
+    loss_sum, db_sum : float
+    n_bad : int
+    """
+    data, indices, indptr, n, m = X
+    terms, cut_pos, sums = work
+    wx = in_dtype_of(w, data)
+    r = terms[0]
+    loss_i = terms[1]
+    n_parts = cut_pos.shape[0] + 1
+    cuts = np.empty(n_parts + 1, dtype=np.int64)
+    feature_cuts(indices, indptr, n, n_parts, cuts)
+    n_slices = sums.shape[0]
+    for s in prange(n_slices):
+        i0, i1 = part_bounds(s, n_slices, 0, m)
+        sums[s, 2] = csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
+                                     r, loss_i, cuts, cut_pos)
+    bad = 0
+    for s in range(n_slices):
+        bad += int(sums[s, 2])
+    dw_out[:] = 0.0
+    if want_grad:
+        for p in prange(n_parts):
+            csc_scatter_features(data, indices, indptr, r, cut_pos, p, dw_out)
+    return ordered_sum(loss_i), ordered_sum(r), bad
 
 
 # ----------------------------------------------------- fused kernels: CSR
@@ -434,6 +600,29 @@ def n_chunks_for(X):
     return int(max(1, min(MAX_CHUNKS, X.nnz // MIN_CHUNK_NNZ, by_memory)))
 
 
+def split_parts(X, threads):
+    """Ranges of features for :func:`value_and_grad_csc_split` on X, or 0: not for X.
+
+    A CSC X with one chunk (no room for a partial gradient) and sorted
+    indices (checked last: scipy checks them once per matrix and remembers),
+    cut into one range per thread, as many as the budget of
+    :func:`n_chunks_for` holds: ``n_parts + 1`` rows of ``m`` (two of stored
+    terms, the others cut positions).  At least two, or it would not pay.
+    """
+    n, m = X.shape
+    if X.format != "csc" or n_chunks_for(X) != 1:
+        return 0
+    n_parts = min(MAX_CHUNKS, threads, X.nbytes // PARTIALS_FRACTION // (8 * m) - 1)
+    return n_parts if n_parts >= 2 and X.sorted_indices else 0
+
+
+def split_workspace(X, n_parts):
+    """:func:`value_and_grad_csc_split`'s scratch (terms, cut positions, slices' sums)."""
+    m = X.shape[1]
+    return (np.empty((2, m)), np.empty((n_parts - 1, m), dtype=np.int64),
+            np.empty((max(1, min(MAX_CHUNKS, m // EXAMPLE_SLICE)), 3)))
+
+
 def workspace(X, want_grad=True):
     """The fused kernels' scratch, allocated here (so that tracemalloc sees it).
 
@@ -486,6 +675,14 @@ class SparseLoopKernels:
                 kernel = jit(value_and_grad, suffix=f"_{fmt}_inline", inline="always")
             self._descend[fmt] = bind_descent(kernel, f"{name}_sparse_{fmt}", compiled=True,
                                               parallel=parallel)
+        if parallel:
+            # The split CSC pass has one compiled body, inlined into its own
+            # training loop; a public call is that loop's ``n_steps=-1`` call
+            # (as in BlockedKernels: compiled once, when first needed).
+            split = jit(value_and_grad_csc_split, suffix="_inline", inline="always")
+            self._descend["csc_split"] = bind_descent(split, "parallel_sparse_csc_split",
+                                                      compiled=True, parallel=True)
+            self.value_and_grad_csc_split = _evaluate_with(self._descend["csc_split"])
 
     def _for(self, X):
         """The build to run on X: the serial one when X has too few nonzeros to share."""
@@ -502,13 +699,22 @@ class SparseLoopKernels:
 
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
-        kernels = getattr(self._for(X), "value_and_grad_" + X.format)
+        build = self._for(X)
+        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
+        if n_parts:
+            return build.value_and_grad_csc_split(w, b, X.kernel_args(), y, sw, want_cost,
+                                                  want_grad, dw_out, split_workspace(X, n_parts))
+        kernels = getattr(build, "value_and_grad_" + X.format)
         return kernels(w, b, X.kernel_args(), y, sw, want_cost, want_grad, dw_out,
                        workspace(X, want_grad))
 
     def prepare_descent(self, X):
         """The compiled descent for X's format, X's kernel arguments, the workspace."""
-        return self._for(X)._descend[X.format], X.kernel_args(), workspace(X)
+        build = self._for(X)
+        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
+        if n_parts:
+            return build._descend["csc_split"], X.kernel_args(), split_workspace(X, n_parts)
+        return build._descend[X.format], X.kernel_args(), workspace(X)
 
 
 def forward_vectorized(w, b, X, out, z):
