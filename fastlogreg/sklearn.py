@@ -96,6 +96,8 @@ def _gram_span(problem, target, w0, params):
     checks = -(-params["max_iter"] // GD_CHECK_EVERY)
     if choose_method(n, m, params["max_iter"], params["backend"], formations=checks) != "gram":
         return None
+    # A copy: the descent keeps w0 (w = c w0 + X a), while the caller's w is
+    # rewritten at every convergence check.
     span = GramDescent(get_gram_kernels(params["backend"]), w0.copy(), XT, target, problem.sw,
                        problem.scale, problem.l2, problem.fit_intercept)
     return span if span.finite else None

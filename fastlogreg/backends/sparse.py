@@ -391,9 +391,9 @@ def csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost, r, l
     The same arithmetic (and flags) as :func:`csc_value_grad_range`.  Also
     stores where each inner cut of the features falls among the example's
     entries (``cut_pos[p - 1, i]`` for ``cuts[p]``), found by bisection while
-    they are in L1: searched later, they cost a cache miss each (a scatter
-    pass with the searches took 46 ms, against 44 ms for all features at
-    once without them).
+    they are in L1: searched for later, they cost cache misses (one range's
+    scatter pass, searching, took 46 ms, against 44 ms for all the features
+    in one pass without searches).
     """
     bad = 0
     for i in range(i0, i1):
@@ -451,10 +451,10 @@ def value_and_grad_csc_split(w, b, X, y, sw, want_cost, want_grad, dw_out, work)
     w, b, X, y, sw, want_cost, want_grad, dw_out
         As for :func:`value_and_grad_csc`.
     work : tuple
-        ``(terms, cut_pos, sums)`` from :func:`split_workspace`: ``terms`` of
+        ``(terms, cut_pos, bad)`` from :func:`split_workspace`: ``terms`` of
         shape ``(2, m)`` (per example its residual, then its loss);
-        ``cut_pos`` of shape ``(n_parts - 1, m)``, int64; ``sums`` of shape
-        ``(n_slices, 3)`` (the slices' non-finite counts).
+        ``cut_pos`` of shape ``(n_parts - 1, m)``, int64; ``bad`` of shape
+        ``(n_slices,)``, int64 (the slices' non-finite counts).
 
     Returns
     -------
@@ -462,26 +462,23 @@ def value_and_grad_csc_split(w, b, X, y, sw, want_cost, want_grad, dw_out, work)
     n_bad : int
     """
     data, indices, indptr, n, m = X
-    terms, cut_pos, sums = work
+    terms, cut_pos, bad = work
     wx = in_dtype_of(w, data)
     r = terms[0]
     loss_i = terms[1]
     n_parts = cut_pos.shape[0] + 1
     cuts = np.empty(n_parts + 1, dtype=np.int64)
     feature_cuts(indices, indptr, n, n_parts, cuts)
-    n_slices = sums.shape[0]
+    n_slices = bad.shape[0]
     for s in prange(n_slices):
         i0, i1 = part_bounds(s, n_slices, 0, m)
-        sums[s, 2] = csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
-                                     r, loss_i, cuts, cut_pos)
-    bad = 0
-    for s in range(n_slices):
-        bad += int(sums[s, 2])
+        bad[s] = csc_terms_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost, r,
+                                 loss_i, cuts, cut_pos)
     dw_out[:] = 0.0
     if want_grad:
         for p in prange(n_parts):
             csc_scatter_features(data, indices, indptr, r, cut_pos, p, dw_out)
-    return ordered_sum(loss_i), ordered_sum(r), bad
+    return ordered_sum(loss_i), ordered_sum(r), bad.sum()
 
 
 # ----------------------------------------------------- fused kernels: CSR
@@ -617,10 +614,10 @@ def split_parts(X, threads):
 
 
 def split_workspace(X, n_parts):
-    """:func:`value_and_grad_csc_split`'s scratch (terms, cut positions, slices' sums)."""
+    """:func:`value_and_grad_csc_split`'s scratch (terms, cut positions, slices' bad counts)."""
     m = X.shape[1]
     return (np.empty((2, m)), np.empty((n_parts - 1, m), dtype=np.int64),
-            np.empty((max(1, min(MAX_CHUNKS, m // EXAMPLE_SLICE)), 3)))
+            np.empty(max(1, min(MAX_CHUNKS, m // EXAMPLE_SLICE)), dtype=np.int64))
 
 
 def workspace(X, want_grad=True):
@@ -697,24 +694,24 @@ class SparseLoopKernels:
             return kernels.forward_csc(w, b, X.kernel_args(), out)
         return kernels.forward_csr(w, b, X.kernel_args(), out, workspace(X)[0])
 
+    def _plan(self, X, want_grad=True):
+        """The build, the kernel (``"csc"``, ``"csr"`` or ``"csc_split"``) and its scratch for X."""
+        build = self._for(X)
+        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
+        if n_parts:
+            return build, "csc_split", split_workspace(X, n_parts)
+        return build, X.format, workspace(X, want_grad)
+
     def value_and_grad(self, w, b, X, y, sw, want_cost, want_grad, dw_out):
         """Loss sum, residual sum and non-finite count; gradient sum to ``dw_out``."""
-        build = self._for(X)
-        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
-        if n_parts:
-            return build.value_and_grad_csc_split(w, b, X.kernel_args(), y, sw, want_cost,
-                                                  want_grad, dw_out, split_workspace(X, n_parts))
-        kernels = getattr(build, "value_and_grad_" + X.format)
-        return kernels(w, b, X.kernel_args(), y, sw, want_cost, want_grad, dw_out,
-                       workspace(X, want_grad))
+        build, kernel, work = self._plan(X, want_grad)
+        return getattr(build, "value_and_grad_" + kernel)(
+            w, b, X.kernel_args(), y, sw, want_cost, want_grad, dw_out, work)
 
     def prepare_descent(self, X):
-        """The compiled descent for X's format, X's kernel arguments, the workspace."""
-        build = self._for(X)
-        n_parts = split_parts(X, numba.get_num_threads()) if build.parallel else 0
-        if n_parts:
-            return build._descend["csc_split"], X.kernel_args(), split_workspace(X, n_parts)
-        return build._descend[X.format], X.kernel_args(), workspace(X)
+        """The compiled descent for X, X's kernel arguments, the workspace."""
+        build, kernel, work = self._plan(X)
+        return build._descend[kernel], X.kernel_args(), work
 
 
 def forward_vectorized(w, b, X, out, z):

@@ -168,9 +168,8 @@ class ChunkStore:
         :func:`balance` gives chunks of the busiest workers to the least busy
         ones, holding chunks or not (Dask copies each such chunk there once,
         as the host starts), so that no worker runs more than its share of
-        every evaluation.  From
-        then on, :meth:`run` calls whose chunks are all held go through the
-        hosts.  Other modes: nothing to do.
+        every evaluation.  From then on, :meth:`run` calls whose chunks are
+        all held go through the hosts.  Other modes: nothing to do.
 
         Parameters
         ----------
