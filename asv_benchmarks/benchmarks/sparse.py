@@ -84,6 +84,28 @@ def _warm_calls(*calls, grid):
     return funcs
 
 
+class SparseWideCSC(Benchmark):
+    """``propagate`` on a CSC X too wide for a partial gradient (1,000,000 features).
+
+    One chunk: ``parallel`` runs the split pass (residuals over examples, then
+    the gradient over ranges of features) where the commit has it, ``loop``
+    the one-chunk fused pass beside it.
+    """
+
+    param_names = ["backend", "dtype"]
+    params = [["loop", "parallel"], ["float32", "float64"]]
+
+    def setup(self, backend, dtype):
+        skip_unless_supported(backend)
+        fix_threads()
+        data = sparse_data("1000000x20000", "0.0001", dtype, "csc")
+        self.propagate = _call("propagate", backend, data)
+        self.propagate()
+
+    def time_propagate(self, backend, dtype):
+        self.propagate()
+
+
 class SparseKernels(Benchmark):
     """``propagate`` and ``forward`` on sparse X, every backend."""
 
