@@ -115,6 +115,7 @@ def test_compare_json_holds_every_measurement(capsys, tmp_path):
         accuracies.add((entry["train_accuracy"], entry["test_accuracy"]))
         assert (entry["first_call"] is None) == (name in ("python", "numpy"))
     assert len(accuracies) == 1          # every backend trains the same model
+    assert payload["warm_up"]["processes"] in (1, 2) and payload["warm_up"]["seconds"] > 0
 
 
 def test_compare_python_budget_skips_with_an_estimate(capsys, tmp_path):

@@ -392,8 +392,11 @@ def _cmd_compare(args):
     first = [f"{name} {entry['first_call']:.2f} s" for name, entry in results["backends"].items()
              if entry["first_call"] is not None]
     if first:
+        warm = results["warm_up"]
         lines.append("  first call, not timed below (Numba compile or cache load): "
-                     + ", ".join(first))
+                     + ", ".join(first)
+                     + (f"; {warm['seconds']:.1f} s in all, compiles shared with a helper "
+                        "process" if warm["processes"] > 1 else ""))
     print("\n".join(lines))
     print()
     print(render_tables(results, iterations=args.iterations, repeat=args.repeat))

@@ -7,7 +7,8 @@ over X per iteration) and ``train_gram`` (the same with ``method="gram"``: in
 the span of the examples, ``K = X^T X`` once).  The compiled backends are
 called once on the real data before any timing (Numba compiles, or loads from
 its cache, on the first call of each signature), and that first-call time is
-reported on its own.  Each job (a cell of the table) is then timed
+reported on its own; with an empty cache a helper process compiles some of
+them meanwhile (:mod:`fastlogreg.cli._warm`).  Each job (a cell of the table) is then timed
 adaptively, as :func:`timeit.Timer.autorange` would: the first call is a
 sample, and further samples (each a loop long enough for the clock) follow
 until ``repeat`` samples or a time budget per cell (:data:`CELL_BUDGET_S`)
@@ -32,6 +33,7 @@ import numpy as np
 import fastlogreg as flr
 
 from ._common import accuracy, progress_bar
+from ._warm import warm_up
 
 JOBS = ("forward", "cost", "gradients", "propagate", "train", "train_gram")
 #: The training jobs and their ``method``.
@@ -228,12 +230,15 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
     Returns
     -------
     dict
-        ``{"backends": {name: {...}}, "reference": "numpy", "cell_budget_s": ...}``
-        (the timing budget per cell); per backend:
+        ``{"backends": {name: {...}}, "reference": "numpy", "cell_budget_s": ...,
+        "warm_up": {"processes": ..., "seconds": ...}}`` (the timing budget per
+        cell; the processes that made the compiled backends' first calls, and
+        the wall seconds that took); per backend:
         ``time`` (job -> best seconds or None), ``samples``, ``skipped`` (job ->
         estimated seconds), ``timed_examples`` (job -> examples a ``python`` job
         was timed on, where fewer than ``m``: its time is scaled to ``m``),
-        ``first_call`` (seconds, compiled backends),
+        ``first_call`` (seconds, compiled backends: a compile, or a load from
+        the cache that the helper process filled),
         ``max_diff_kernels``, ``max_diff_train``, ``max_diff_train_gram`` (against
         numpy's primal training), ``train_accuracy``,
         ``test_accuracy``, ``costs`` (every 100 iterations), ``final_cost`` (after
@@ -251,9 +256,20 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
     # compiled or loaded on their first call: do that here, on a slice with
     # X's dtype, not inside the first timed numpy call (it took 0.2 s).
     flr.propagate(w[:1], 0.0, X_train[:1, :2], Y_train[:, :2], backend="numpy")
+    # Every compiled backend's first call (a compile, or a cache load) before
+    # any timing: with an empty cache a helper process compiles some of them
+    # on the other core, which must not overlap a timed call.
+    warm = {"processes": 1, "seconds": 0.0}
+    first_call = {}
+    if compiled:
+        if on_note is not None:
+            on_note("warming up the compiled backends (Numba compiles each kernel on its "
+                    "first run and caches it; later runs load the cache)...")
+        start = time.perf_counter()
+        first_call, warm["processes"] = warm_up(compiled, X_train, Y_train, learning_rate)
+        warm["seconds"] = time.perf_counter() - start
     bar = progress_bar(len(backends) * (len(JOBS) + 1), enabled=progress, desc="compare")
     results = {}
-    noted = False
     try:
         # numpy first: it is the reference the others are checked against.
         for name in sorted(backends, key=lambda b: b != "numpy"):
@@ -267,15 +283,7 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
                 estimates = _python_estimates(*args)
                 entry["estimate"] = estimates
             elif name in compiled:
-                if not noted and on_note is not None:
-                    on_note("warming up the compiled backends (Numba compiles each kernel on "
-                            "its first run and caches it; later runs load the cache)...")
-                    noted = True
-                warm = _jobs(name, w, X_train, Y_train, min(iterations, 1), learning_rate)
-                start = time.perf_counter()
-                for fn in warm.values():
-                    fn()
-                entry["first_call"] = time.perf_counter() - start
+                entry["first_call"] = first_call[name]
             if bar is not None:
                 bar.update(1)
             spent = 0.0
@@ -332,4 +340,4 @@ def run_compare(X_train, Y_train, X_test, Y_test, *, backends, iterations, learn
             bar.close()
     ordered = {name: results[name] for name in backends}
     return {"backends": ordered, "reference": "numpy", "jobs": list(JOBS),
-            "cell_budget_s": CELL_BUDGET_S}
+            "cell_budget_s": CELL_BUDGET_S, "warm_up": warm}
