@@ -12,6 +12,9 @@ the drift of a shared machine, which between processes moved timings by up to
 
 SHAPE is ``n x m`` and a layout, e.g. ``1000x100000:C`` or ``12288x209:F``,
 optionally with ``:float32``.  Default: the performance targets' shapes.
+Sparse text-like data (``make_sparse_classification``, 100 draws per example)
+is ``text:n x m:csr`` or ``:csc``, e.g. ``text:1000000x200000:csr:float32``
+(issue 12's size).
 """
 
 import argparse
@@ -50,8 +53,14 @@ def import_revision(rev, folder):
 
 
 def parse_shape(text):
-    """``"1000x100000:C:float32"`` -> ``(1000, 100000, "C", "float32")``."""
+    """``"1000x100000:C:float32"`` -> ``(1000, 100000, "C", "float32")``.
+
+    For ``"text:..."`` the layout is the sparse format (``"csr"``, ``"csc"``).
+    """
     parts = text.split(":")
+    if parts[0] == "text":
+        n, m, fmt, dtype = parse_shape(":".join(parts[1:]))
+        return n, m, fmt.lower(), dtype
     n, m = (int(v) for v in parts[0].lower().split("x"))
     order = parts[1].upper() if len(parts) > 1 else "C"
     dtype = parts[2] if len(parts) > 2 else "float64"
@@ -81,8 +90,12 @@ def main(argv=None):
 def compare(old, new, n, m, order, dtype, backend, rounds):
     """Per-round new / old propagate time, and new's last time, on seeded data."""
     from perf_report import best_times, make_data
-    w, b, X, Y = make_data(n, m, dtype, order=order)
-    repeat = max(3, min(300, int(2e8 / X.nbytes)))
+    if order in ("csr", "csc"):
+        w, b, X, Y = _text_data(n, m, order, dtype)
+    else:
+        w, b, X, Y = make_data(n, m, dtype, order=order)
+    nbytes = X.nbytes if isinstance(X, np.ndarray) else X.data.nbytes + X.indices.nbytes
+    repeat = max(3, min(300, int(2e8 / nbytes)))
     funcs = [lambda: old.propagate(w, b, X, Y, backend=backend),
              lambda: new.propagate(w, b, X, Y, backend=backend)]
     ratios = []
@@ -90,6 +103,14 @@ def compare(old, new, n, m, order, dtype, backend, rounds):
         t_old, t_new = best_times(funcs, repeat)
         ratios.append(t_new / t_old)
     return ratios, t_new
+
+
+def _text_data(n, m, fmt, dtype):
+    """Seeded text-like ``(w, b, X, Y)``: X sparse ``(n, m)`` in format ``fmt``."""
+    from fastlogreg.datasets import make_sparse_classification
+    X, Y = make_sparse_classification(m, n, draws=100, seed=0, format=fmt)
+    w = np.random.default_rng(1).standard_normal((n, 1)) * 0.1
+    return w, 0.1, X.astype(dtype), Y
 
 
 if __name__ == "__main__":
