@@ -171,6 +171,40 @@ def test_float32_within_derived_bound(backend, fmt, shape):
 # ----------------------------------------------------------------- robustness
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gather_row_length_threshold(compiled_backend, fmt, dtype):
+    """Compressed rows just under, at and over the gather's lanes threshold.
+
+    CSC rows are examples (their logits are gathers), CSR rows are features
+    (their gradient entries are gathers); each length appears three times,
+    among shorter and longer rows, so the prefetch runs across row ends.
+    """
+    t = sk.GATHER_LANES_MIN
+    lengths = [0, 1, 3, 4, 5, t - 1, t, t + 1, 2 * t + 3] * 3
+    rng = np.random.default_rng([7, t])
+    n_minor = 2 * t + 10
+    indptr = np.cumsum([0] + lengths)
+    indices = np.concatenate([np.sort(rng.choice(n_minor, k, replace=False)) for k in lengths])
+    data = rng.standard_normal(indptr[-1])
+    if fmt == "csc":
+        X = sp.csc_array((data, indices, indptr), shape=(n_minor, len(lengths)))
+    else:
+        X = sp.csr_array((data, indices, indptr), shape=(len(lengths), n_minor))
+    w = rng.standard_normal((X.shape[0], 1)) / np.sqrt(t)
+    Y = (rng.random((1, X.shape[1])) < 0.5).astype(np.float64)
+    S = X.astype(dtype)
+    got = run_all(w, 0.3, S, Y, compiled_backend)
+    if dtype == np.float64:
+        assert_matches(got, oracle(w, 0.3, X, Y), X)
+        return
+    want = oracle(w, 0.3, S.astype(np.float64), Y)
+    bounds = _float32_bounds(w, S, Y, loose=False)
+    for name, g, r, bound in zip(("A", "cost", "dw", "db"), got, want, bounds, strict=True):
+        err = np.abs(np.asarray(g, dtype=np.float64).ravel() - np.asarray(r).ravel())
+        assert np.all(err <= np.asarray(bound).ravel()), (name, float(np.max(err)))
+
+
 def _non_canonical(X):
     """The same matrix (as scipy sums it) with unsorted indices, duplicates, explicit zeros."""
     rng = np.random.default_rng(5)
