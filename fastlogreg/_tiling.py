@@ -175,6 +175,11 @@ class Tiling:
         A C-ordered X with few examples takes the feature-split ("wide") path
         only while it fits in three quarters of the last-level cache, where
         its second read comes from.
+    packed_copy_max_bytes : int
+        Training on a "packed" X (F order, a handful of features) first copies
+        it to C order, once, when it is at most this large (this core's share
+        of the last-level cache): every iteration then runs the C-ordered
+        kernels on the copy instead of transposing each block again.
     """
 
     caches: CacheSizes
@@ -182,6 +187,7 @@ class Tiling:
     sample_major_block_bytes: int
     wide_g_bytes: int
     wide_max_bytes: int
+    packed_copy_max_bytes: int
 
     @classmethod
     def from_caches(cls, caches):
@@ -190,7 +196,8 @@ class Tiling:
                    feature_major_block_bytes=max(caches.l2, caches.l3_share // 4),
                    sample_major_block_bytes=caches.l2 // 2,
                    wide_g_bytes=caches.l1d,
-                   wide_max_bytes=(caches.l3 // 4) * 3)
+                   wide_max_bytes=(caches.l3 // 4) * 3,
+                   packed_copy_max_bytes=caches.l3_share)
 
     def feature_major_block(self, n, itemsize):
         """Examples per block when examples are contiguous (X is ``(n, m)``, C order).

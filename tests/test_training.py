@@ -191,3 +191,37 @@ def test_divergence_with_finite_logits_raises(backend):
     Yd = (rng.random((1, 40)) < 0.5).astype(float)
     with pytest.raises(FloatingPointError, match="iteration 100 with learning_rate=1e\\+300"):
         flr.optimize(np.zeros((300, 1)), 0.0, Xd, Yd, 200, 1e300, backend=backend)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("delta", [-1, 0, 1])
+@pytest.mark.parametrize("backend", ["loop", "parallel"])
+def test_packed_copy_threshold(backend, n, delta, dtype):
+    """Training on a packed X (F order, few features) copies it to C order up to a size.
+
+    At, just under and just over ``packed_copy_max_bytes`` (set small here),
+    the iterates are the bits of training on the C-ordered X, copied or not.
+    """
+    from fastlogreg._tiling import PACKED_MAX_FEATURES, cache_sizes
+    from fastlogreg.backends import blocked, get_backend
+
+    assert n <= PACKED_MAX_FEATURES
+    itemsize = np.dtype(dtype).itemsize
+    with cache_sizes(l3_share=32 * 1024) as tiling:
+        m = tiling.packed_copy_max_bytes // (n * itemsize) + delta
+        rng = np.random.default_rng([n, m])
+        X = np.asfortranarray(rng.standard_normal((n, m)).astype(dtype))
+        Y = (rng.random((1, m)) < 0.5).astype(dtype)
+        _, X_kernel, _ = get_backend(backend).dense.prepare_descent(X)
+        copied = X.nbytes <= tiling.packed_copy_max_bytes
+        assert copied == (delta <= 0)
+        assert blocked.is_packed(X)   # (one feature is C-contiguous too: never packed)
+        assert (not np.shares_memory(X_kernel, X) and X_kernel.flags.c_contiguous) == copied
+        w0 = np.zeros((n, 1), dtype)
+        got = flr.optimize(w0, 0.0, X, Y, 150, 0.05, backend=backend)
+        want = flr.optimize(w0, 0.0, np.ascontiguousarray(X), Y, 150, 0.05, backend=backend)
+    np.testing.assert_array_equal(got[0]["w"], want[0]["w"])
+    assert got[0]["b"] == want[0]["b"]
+    np.testing.assert_array_equal(got[2], want[2])
+    np.testing.assert_array_equal(X, np.asfortranarray(X))    # the caller's X untouched
