@@ -9,6 +9,7 @@ and layouts other tests use, so the calls load what those tests compiled.
 
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -134,3 +135,24 @@ def test_no_helper_for_one_backend_or_when_asked(data, monkeypatch):
     assert _warm.warm_up(NAMES, X, Y, 0.01, helper=False, command=no_command)[1] == 1
     monkeypatch.setattr(_warm, "_usable_cpus", lambda: 1)
     assert _warm.warm_up(NAMES, X, Y, 0.01, command=no_command)[1] == 1
+
+
+def test_a_filled_cache_stops_the_helper(data, monkeypatch):
+    """The first unit loads quickly from the cache: the helper is stopped, not waited for.
+
+    The stand-in helper holds the last unit's claim and would sleep for a
+    minute; without the rule this process would wait for it (up to the
+    timeout, here 30 s) before making that unit itself.
+    """
+    X, Y = data
+    _warm.warm_up(NAMES, X, Y, 0.01, helper=False)      # a filled cache for this data
+    monkeypatch.setattr(_warm, "HELPER_TIMEOUT_S", 30.0)
+
+    def command(folder, learning_rate, names):
+        assert _warm._claim(folder, _warm._units(names)[-1])
+        return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+    start = time.perf_counter()
+    seconds, processes = _warm.warm_up(NAMES, X, Y, 0.01, command=command)
+    assert time.perf_counter() - start < 20
+    assert processes == 1 and all(s > 0 for s in seconds.values())

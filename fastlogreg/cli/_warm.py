@@ -9,14 +9,15 @@ time per process.
 
 :func:`warm_up` therefore starts one helper process (``python -m
 fastlogreg.cli._warm``) that makes the same first calls on a copy of the
-data.  The two processes take the backends in the same order, most expensive
-first, and each backend goes to whichever process claims it first (a file
-created with ``O_EXCL``): on an empty cache the helper compiles its share into
+data.  The work is cut into units (a backend's kernels, its Gram-span
+training), which both processes take in the same order, longest compile
+first; each unit goes to whichever process claims it first (a file created
+with ``O_EXCL``).  On an empty cache the helper compiles its share into
 Numba's cache while this process compiles the rest, and this process then
 loads the helper's share from the cache.  With a filled cache this process
-loads every backend before the helper has finished importing, and the helper
-is stopped.  If the helper fails, this process makes the first calls it
-missed itself: the helper can cost time, never a result.
+loads its first unit quickly and stops the helper: the first calls are then
+all made here, as without a helper.  If the helper fails, this process makes
+the first calls it missed itself: the helper can cost time, never a result.
 """
 
 import os
@@ -36,6 +37,11 @@ UNITS = (("parallel", "kernels"), ("loop", "kernels"), ("vectorized", "kernels")
 #: The ``compare`` jobs of each unit.
 UNIT_JOBS = {"kernels": ("forward", "cost", "gradients", "propagate", "train"),
              "gram": ("train_gram",)}
+#: A first unit made in less time than this came from a filled cache (a load
+#: took 0.05 s dense and 0.5-0.8 s sparse here; compiling the first unit,
+#: ``parallel``'s kernels, 3-7 s): the helper is stopped then, since loading
+#: a unit in the helper and again here cost more than loading it here once.
+CACHED_FIRST_UNIT_S = 2.0
 #: How long the helper may still run once this process has made its own
 #: first calls (its share of compiles is a few tens of seconds at most).
 HELPER_TIMEOUT_S = 600.0
@@ -139,8 +145,10 @@ def warm_up(names, X, Y, learning_rate, *, helper=True, command=_helper_command)
     done = set()
 
     def make(unit):
-        seconds[unit[0]] += first_calls(*unit, X, Y, learning_rate)
+        spent = first_calls(*unit, X, Y, learning_rate)
+        seconds[unit[0]] += spent
         done.add(unit)
+        return spent
 
     with tempfile.TemporaryDirectory(prefix="fastlogreg-warm-") as folder:
         proc = None
@@ -158,8 +166,8 @@ def warm_up(names, X, Y, learning_rate, *, helper=True, command=_helper_command)
             return seconds, 1
         try:
             for unit in units:
-                if _claim(folder, unit):
-                    make(unit)
+                if _claim(folder, unit) and make(unit) < CACHED_FIRST_UNIT_S and len(done) == 1:
+                    proc.kill()     # a filled cache: the rest is made here (below)
             if len(done) == len(units):
                 proc.kill()         # it has nothing of ours to finish
             proc.wait(timeout=HELPER_TIMEOUT_S)
