@@ -156,3 +156,17 @@ def test_a_filled_cache_stops_the_helper(data, monkeypatch):
     seconds, processes = _warm.warm_up(NAMES, X, Y, 0.01, command=command)
     assert time.perf_counter() - start < 20
     assert processes == 1 and all(s > 0 for s in seconds.values())
+
+
+def test_a_helper_past_its_timeout_is_stopped(data, monkeypatch):
+    """A helper still running at the timeout is stopped, and what it held is made here."""
+    X, Y = data
+    monkeypatch.setattr(_warm, "CACHED_FIRST_UNIT_S", 0.0)     # wait for the helper
+    monkeypatch.setattr(_warm, "HELPER_TIMEOUT_S", 0.5)
+
+    def command(folder, learning_rate, names):
+        assert _warm._claim(folder, _warm._units(names)[-1])
+        return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+    seconds, processes = _warm.warm_up(NAMES, X, Y, 0.01, command=command)
+    assert processes == 1 and all(s > 0 for s in seconds.values())

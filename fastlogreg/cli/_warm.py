@@ -112,6 +112,7 @@ def _usable_cpus():
 
 
 def _helper_command(folder, learning_rate, names):
+    """The helper's argv: this interpreter running :func:`_helper_main`."""
     return [sys.executable, "-m", "fastlogreg.cli._warm", folder, repr(learning_rate), *names]
 
 
@@ -170,7 +171,10 @@ def warm_up(names, X, Y, learning_rate, *, helper=True, command=_helper_command)
                     proc.kill()     # a filled cache: the rest is made here (below)
             if len(done) == len(units):
                 proc.kill()         # it has nothing of ours to finish
-            proc.wait(timeout=HELPER_TIMEOUT_S)
+            try:
+                proc.wait(timeout=HELPER_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass                # stopped below; what it held is made here
         finally:
             if proc.poll() is None:
                 proc.kill()
