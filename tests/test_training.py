@@ -195,33 +195,39 @@ def test_divergence_with_finite_logits_raises(backend):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [2, 4])
+@pytest.mark.parametrize("budget", [8 * 1024, 32 * 1024])
 @pytest.mark.parametrize("delta", [-1, 0, 1])
 @pytest.mark.parametrize("backend", ["loop", "parallel"])
-def test_packed_copy_threshold(backend, n, delta, dtype):
+def test_packed_copy_threshold(backend, delta, budget, n, dtype):
     """Training on a packed X (F order, few features) copies it to C order up to a size.
 
-    At, just under and just over ``packed_copy_max_bytes`` (set small here),
-    the iterates are the bits of training on the C-ordered X, copied or not.
+    At, just under and just over ``packed_copy_max_bytes`` (set small here;
+    with 8 KiB the copies have at most 1024 examples, where a C-ordered X
+    would take the "wide" path), the iterates are the bits of training
+    without the copy (the packed kernels, a budget of 1 byte).
     """
     from fastlogreg._tiling import PACKED_MAX_FEATURES, cache_sizes
     from fastlogreg.backends import blocked, get_backend
 
     assert n <= PACKED_MAX_FEATURES
     itemsize = np.dtype(dtype).itemsize
-    with cache_sizes(l3_share=32 * 1024) as tiling:
-        m = tiling.packed_copy_max_bytes // (n * itemsize) + delta
-        rng = np.random.default_rng([n, m])
-        X = np.asfortranarray(rng.standard_normal((n, m)).astype(dtype))
-        Y = (rng.random((1, m)) < 0.5).astype(dtype)
-        _, X_kernel, _ = get_backend(backend).dense.prepare_descent(X)
-        copied = X.nbytes <= tiling.packed_copy_max_bytes
-        assert copied == (delta <= 0)
-        assert blocked.is_packed(X)   # (one feature is C-contiguous too: never packed)
-        assert (not np.shares_memory(X_kernel, X) and X_kernel.flags.c_contiguous) == copied
-        w0 = np.zeros((n, 1), dtype)
-        got = flr.optimize(w0, 0.0, X, Y, 150, 0.05, backend=backend)
-        want = flr.optimize(w0, 0.0, np.ascontiguousarray(X), Y, 150, 0.05, backend=backend)
-    np.testing.assert_array_equal(got[0]["w"], want[0]["w"])
-    assert got[0]["b"] == want[0]["b"]
-    np.testing.assert_array_equal(got[2], want[2])
+    m = budget // (n * itemsize) + delta
+    rng = np.random.default_rng([n, m])
+    X = np.asfortranarray(rng.standard_normal((n, m)).astype(dtype))
+    Y = (rng.random((1, m)) < 0.5).astype(dtype)
+    w0 = np.zeros((n, 1), dtype)
+    results = []
+    for share in (budget, 1):
+        with cache_sizes(l3_share=share) as tiling:
+            assert tiling.packed_copy_max_bytes == share
+            _, X_kernel, _ = get_backend(backend).dense.prepare_descent(X)
+            copied = X.nbytes <= share
+            assert blocked.is_packed(X)   # (one feature is C-contiguous too: never packed)
+            assert (not np.shares_memory(X_kernel, X) and X_kernel.flags.c_contiguous) == copied
+            results.append(flr.optimize(w0, 0.0, X, Y, 150, 0.05, backend=backend))
+    assert (X.nbytes <= budget) == (delta <= 0)
+    (got, _, got_costs), (want, _, want_costs) = results
+    np.testing.assert_array_equal(got["w"], want["w"])
+    assert got["b"] == want["b"]
+    np.testing.assert_array_equal(got_costs, want_costs)
     np.testing.assert_array_equal(X, np.asfortranarray(X))    # the caller's X untouched

@@ -691,15 +691,19 @@ class BlockedKernels:
         -----
         A packed X (F order, at most ``PACKED_MAX_FEATURES`` features) of at
         most ``packed_copy_max_bytes`` (:class:`fastlogreg._tiling.Tiling`) is
-        copied to C order here, once: the packed kernels transpose every
-        block into the same layout on every pass, and run the C-ordered
-        arithmetic on it, so the iterates are the same bits either way.  On
-        2 x 1000 (16 KB), 2000 iterations took 5.6 ms packed, 4.0 ms on the
-        copy.
+        copied to C order here, once, and trained on with the feature-major
+        kernels and the packed plan's blocks: the packed kernels transpose
+        every block into that layout on every pass and run those same
+        kernels on it, so the iterates are the same bits either way (the
+        plan of a C-ordered X of so few examples could be "wide", whose sums
+        differ in the last bit).  On 2 x 1000 (16 KB), 2000 iterations took
+        5.6 ms packed, 4.1 ms on the copy.
         """
         plan = self.plan(X)
         if plan.layout == "packed" and X.nbytes <= current_tiling().packed_copy_max_bytes:
-            plan = self.plan(np.ascontiguousarray(X))
+            build = plan.path.split("/")[0]
+            plan = plan._replace(path=build + "/feature_major", layout="feature_major",
+                                 X=np.ascontiguousarray(X))
         return getattr(plan.kernels, "_descend_" + plan.layout), plan.X, plan.kernel_work
 
 
