@@ -309,11 +309,13 @@ class CourseProblem(Benchmark):
 
     param_names = ["backend", "dtype", "shape"]
     params = [BACKENDS, DTYPES, SHAPES]
+    #: The memory layout of X (:func:`course_data`).
+    layout = "C"
 
     def setup(self, backend, dtype, shape):
         skip_unless_supported(backend, shape)
         fix_threads()
-        self.w, self.b, self.X, self.Y = course_data(shape, dtype)
+        self.w, self.b, self.X, self.Y = course_data(shape, dtype, layout=self.layout)
         warm_up((type(self).__name__, backend, dtype, shape), lambda: self.run(backend))
 
     def run(self, backend):

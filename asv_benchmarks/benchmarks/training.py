@@ -64,3 +64,14 @@ class Optimize(CourseProblem):
 
     def time_optimize(self, backend, dtype, shape, num_iterations, method):
         self.run(backend, num_iterations)
+
+
+class OptimizeFOrder(Optimize):
+    """:class:`Optimize` (``method="primal"``) on an F-ordered X, the course's layout.
+
+    At 2x1000 this is the "packed" layout, which training copies to C order
+    once (``BlockedKernels.prepare_descent``); :class:`Optimize` runs C order.
+    """
+
+    layout = "F"
+    params = [*Optimize.params[:-1], ["primal"]]
