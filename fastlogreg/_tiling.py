@@ -178,8 +178,9 @@ class Tiling:
     packed_copy_max_bytes : int
         Training on a "packed" X (F order, a handful of features) first copies
         it to C order, once, when it is at most this large (this core's share
-        of the last-level cache): every iteration then runs the C-ordered
-        kernels on the copy instead of transposing each block again.
+        of the last-level cache): every iteration then runs the feature-major
+        kernels, with the packed plan's blocks, on the copy instead of
+        transposing each block again (the same bits).
     """
 
     caches: CacheSizes

@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from .._sparse import is_sparse
+
 #: The units of first calls, longest compile first (README's compile table:
 #: about 6.6, 4.7, 3.4, 3.2, 3.1 and 1.2 s of CPU here): a backend's kernels
 #: with its course training loop (``parallel`` runs its public kernels through
@@ -59,7 +61,7 @@ def _claim(folder, unit):
 
 def _save_data(folder, X, Y):
     """Write X and Y where the helper reads them, keeping dtype, layout and format."""
-    if hasattr(X, "tocsr"):
+    if is_sparse(X):
         import scipy.sparse
         scipy.sparse.save_npz(os.path.join(folder, "X.npz"), X, compressed=False)
     else:
