@@ -468,6 +468,53 @@ def test_optimize_matches_in_memory(course, two_workers, capsys):
     np.testing.assert_array_equal(local_params["w"], params["w"])
 
 
+@pytest.mark.parametrize("make", [
+    lambda a: a, lambda a: np.asfortranarray(a), lambda a: a[:, 3:40], lambda a: a[::2],
+    lambda a: a.T[5:30], lambda a: np.asfortranarray(a)[2:20, 1:5], lambda a: a[:1, 7:8]],
+    ids=["C", "F", "column-slice", "row-step", "transposed-slice", "F-block", "one"])
+def test_as_shipped_is_the_layout_pickle_gives(make):
+    """Chunks read in this process take the layout a worker receives through pickle."""
+    from fastlogreg.dask._chunks import as_shipped
+    chunk = make(np.arange(60 * 48, dtype=np.float64).reshape(60, 48))
+    shipped = pickle.loads(pickle.dumps(chunk))
+    ours = as_shipped(chunk)
+    np.testing.assert_array_equal(ours, chunk)
+    assert ours.flags.c_contiguous == shipped.flags.c_contiguous
+    assert ours.flags.f_contiguous == shipped.flags.f_contiguous
+    assert (ours is chunk) == (chunk.flags.c_contiguous or chunk.flags.f_contiguous)
+
+
+@pytest.mark.parametrize("client_name,persist", [("local", True), ("local", False),
+                                                 ("two_workers", True), ("two_workers", False)])
+def test_chunk_views_reach_the_kernel_as_shipped(course, client_name, persist, request,
+                                                 monkeypatch):
+    """``from_array``'s column slices of a course X are strided views in this process
+    (local scheduler, threaded workers) but C-ordered copies on a worker that unpickled
+    them; the kernels add in a layout-dependent order (an AVX-512 CPU gave the local
+    scheduler and two workers different last bits), so every chunk reaches the kernel
+    contiguous, and the results agree bitwise."""
+    from fastlogreg.dask import _chunks
+    client = None if client_name == "local" else request.getfixturevalue("two_workers")
+    XT, Y = course
+    Xd = da.from_array(XT, chunks=(6, 1000))
+    seen = []
+    kernel = _chunks.run_kernel
+
+    def spy(backend, w, b, X, *args):
+        seen.append((X.flags.c_contiguous, X.flags.f_contiguous))
+        return kernel(backend, w, b, X, *args)
+
+    monkeypatch.setattr(_chunks, "run_kernel", spy)
+    w = np.linspace(-1, 1, XT.shape[0])
+    grads, cost = propagate(w, 0.5, Xd, Y, client=client, persist=persist)
+    assert len(seen) >= 4 and all(c or f for c, f in seen)
+    copies = [np.ascontiguousarray(XT[:, i:i + 1000]) for i in range(0, XT.shape[1], 1000)]
+    ref_grads, ref_cost = propagate(w, 0.5, da.concatenate(
+        [da.from_array(c, chunks=c.shape) for c in copies], axis=1), Y)
+    np.testing.assert_array_equal(grads["dw"], ref_grads["dw"])
+    assert (grads["db"], cost) == (ref_grads["db"], ref_cost)
+
+
 def test_course_bad_input(course, two_workers):
     XT, Y = course
     Xd = da.from_array(XT, chunks=(6, 1000))

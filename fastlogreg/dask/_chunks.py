@@ -143,7 +143,7 @@ class ChunkStore:
         from the source by every evaluation).
         """
         if self.mode == "local" and handles and isinstance(handles[0], Delayed):
-            return list(dask.compute(*handles, scheduler="threads"))
+            return [as_shipped(chunk) for chunk in dask.compute(*handles, scheduler="threads")]
         return handles
 
     def gather(self, handles):
@@ -398,6 +398,23 @@ def _catching(func, *args):
         return _Failed(error)
 
 
+def as_shipped(chunk):
+    """``chunk`` in the memory layout it has after a trip to a worker.
+
+    A chunk reaches a worker through pickle, which keeps a C- or
+    F-contiguous array's order and turns any other strided array (a view
+    such as ``da.from_array``'s column slices) into a C-ordered copy.  The
+    kernels' vectorized reductions add in an order that depends on the
+    layout they were compiled for, so a chunk read in this process (local
+    scheduler, threaded workers) must look the same as a shipped one for
+    the sums, and the coefficients, to keep the same bits on every cluster.
+    """
+    if (isinstance(chunk, np.ndarray) and chunk.ndim == 2
+            and not (chunk.flags.c_contiguous or chunk.flags.f_contiguous)):
+        return np.ascontiguousarray(chunk)
+    return chunk
+
+
 def _task_threads():
     """Numba threads for one task: the worker's threads (it runs one kernel at a time)."""
     try:
@@ -468,6 +485,7 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
         Chunks of X and y (or sample_weight) that do not line up; NaN or
         infinity in the chunk of X, located in the whole data.
     """
+    X = as_shipped(X)  # a view read in this process: the layout a worker would see
     XT = X.T if transpose else X
     m = XT.shape[1]
     if positive is not None:
