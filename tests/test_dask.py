@@ -186,6 +186,29 @@ def test_chunk_hosts_share_the_work(two_workers):
         store.close()
 
 
+def test_blocks_of_a_persisted_array_are_its_futures(two_workers):
+    """An array persisted on the client hands its own futures over (no compute
+    round trip); lazy or derived arrays are computed, with the same values."""
+    from fastlogreg.dask._chunks import ChunkStore, persisted_futures
+    values = np.arange(60.0).reshape(15, 4) - 0.25  # keys of its own
+    lazy = da.from_array(values, chunks=(4, 4))
+    X = two_workers.persist(lazy)
+    y = two_workers.persist(da.from_array(values[:, 0], chunks=4))
+    keys = list(X.__dask_keys__())
+    assert [f.key for f in persisted_futures(X, two_workers)] == [k[0] for k in keys]
+    assert persisted_futures(lazy, two_workers) is None
+    assert persisted_futures(X + 1.0, two_workers) is None
+    assert persisted_futures(X[:8], two_workers) is None
+    store = ChunkStore(two_workers, persist=True)
+    x_parts, y_parts, none, derived = store.blocks(X, y, None, X * 2.0)
+    assert [f.key for f in x_parts] == [k[0] for k in keys]
+    assert none is None and len(derived) == 4
+    got = two_workers.gather([*x_parts, *y_parts, *derived])
+    np.testing.assert_array_equal(np.concatenate(got[:4]), values)
+    np.testing.assert_array_equal(np.concatenate(got[4:8]), values[:, 0])
+    np.testing.assert_array_equal(np.concatenate(got[8:]), 2.0 * values)
+
+
 @pytest.mark.parametrize("holders, sizes, expected", [
     # as persist left 8 chunks: 5 on one worker, 3 on the other -> 4 and 4
     ([["a"], ["a"], ["b"], ["a"], ["a"], ["b"], ["a"], ["b"]], [1] * 8,

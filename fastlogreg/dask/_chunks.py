@@ -113,12 +113,18 @@ class ChunkStore:
         one per array, computed in one round trip to the scheduler.
         """
         arrays = [array, *more]
-        parts = [None if a is None else list(a.to_delayed().ravel()) for a in arrays]
         if self.mode == "futures":
+            # Arrays the caller persisted on this client already have futures.
+            handles = [None if a is None else persisted_futures(a, self.client)
+                       for a in arrays]
+            parts = [None if a is None or h is not None else list(a.to_delayed().ravel())
+                     for a, h in zip(arrays, handles, strict=True)]
             futures = iter(self.client.compute([p for ps in parts if ps for p in ps]))
-            handles = [None if ps is None else [next(futures) for _ in ps] for ps in parts]
+            handles = [h if ps is None else [next(futures) for _ in ps]
+                       for h, ps in zip(handles, parts, strict=True)]
         else:
-            handles = [None if ps is None else self.keep(ps) for ps in parts]
+            handles = [None if a is None else self.keep(list(a.to_delayed().ravel()))
+                       for a in arrays]
         return handles if more else handles[0]
 
     def map(self, func, chunked, *args):
@@ -266,6 +272,25 @@ class ChunkStore:
             self.client.run(func, *args)
         else:
             func(*args)
+
+
+def persisted_futures(array, client):
+    """The futures of ``array``'s chunks in chunk order, when it is persisted on ``client``.
+
+    ``client.compute`` of the chunks of an array persisted already makes a
+    round trip to the scheduler for futures of the same keys (about 10 ms a
+    fit).  Returns None when any chunk is still a task of the graph (the
+    array was not persisted, or operations were applied after ``persist``).
+    """
+    from dask.core import flatten
+    from distributed import futures_of
+
+    futures = {future.key: future for future in futures_of(array)
+               if future.client is client}
+    keys = list(flatten(array.__dask_keys__()))
+    if not keys or not all(key in futures for key in keys):
+        return None
+    return [futures[key] for key in keys]
 
 
 def balance(holders, sizes, workers=()):
