@@ -462,6 +462,21 @@ def _header():
             f"{os.getloadavg()[0]:.1f} ({time.strftime('%Y-%m-%d')})")
 
 
+def _readme_section(name, body):
+    """Write ``body`` into README's ``name`` section for this kind of CPU.
+
+    README keeps one table per kind of machine the project runs on (``perf-amd``,
+    ``perf-intel``, ...): each run replaces only the table of the CPU it ran on.
+    """
+    from readme_section import replace_section
+
+    from fastlogreg.cli._common import cpu_model
+
+    model = cpu_model().lower()
+    kind = next((vendor for vendor in ("intel", "amd") if vendor in model), "other")
+    replace_section(f"{name}-{kind}", body)
+
+
 def _range(value):
     """``"low-high"`` for a :class:`Ratio`, empty for a single measurement."""
     return f"{value.low:.3g}-{value.high:.3g}" if isinstance(value, Ratio) else ""
@@ -512,8 +527,7 @@ def main(argv=None):
         table = roofline(ROOFLINE_SHAPES, 3 if args.quick else 5, 2 if args.quick else 5)
         print(table)
         if args.update_readme:
-            from readme_section import replace_section
-            replace_section("roofline", _header() + "\n\n" + table)
+            _readme_section("roofline", _header() + "\n\n" + table)
         return
     if args.startup:
         with tempfile.TemporaryDirectory() as cache_dir:
@@ -531,8 +545,7 @@ def main(argv=None):
         print()
         print(table)
         if args.update_readme:
-            from readme_section import replace_section
-            replace_section("compile", _header() + "\n\n" + table)
+            _readme_section("compile", _header() + "\n\n" + table)
         return
     rows = run(args.quick, args.processes)
     header = _header()
@@ -544,8 +557,7 @@ def main(argv=None):
         table = "\n".join(lines)
         print(table)
         if args.update_readme:
-            from readme_section import replace_section
-            replace_section("perf", table)
+            _readme_section("perf", table)
     else:
         print(header)
         for name, value, goal in rows:
@@ -555,8 +567,7 @@ def main(argv=None):
     table = compile_table()
     print(table)
     if args.update_readme:
-        from readme_section import replace_section
-        replace_section("compile", header + "\n\n" + table)
+        _readme_section("compile", header + "\n\n" + table)
 
 
 if __name__ == "__main__":
