@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from . import _validation as v
 from ._sparse import SparseX
@@ -365,3 +366,20 @@ def raise_nonfinite(XT, n_bad, row_offset=0):
                          f"{value}")
     raise FloatingPointError(f"the logits overflowed for {n_bad} sample(s): X and the "
                              "weights are finite but too large")
+
+
+def quiet_blas(backend):
+    """One BLAS thread while a fit with the ``parallel`` kernels runs, else no change.
+
+    L-BFGS-B's own BLAS calls wake OpenBLAS's threads, which keep spinning
+    and take the cores from Numba's threads: with them the parallel kernel
+    ran at half speed inside ``fit`` (2.1 s against 1.1 s with one BLAS
+    thread on 100000 x 1000).  The same holds for a Dask fit: its client
+    runs L-BFGS-B while the kernels run on the workers, or in this process
+    (local scheduler: 250 ms against 180 ms for 1,000,000 x 50).
+    ``vectorized`` is left alone: its gemvs are BLAS.  threadpoolctl comes
+    with scikit-learn.
+    """
+    if backend == "parallel":
+        return threadpool_limits(limits=1, user_api="blas")
+    return threadpool_limits(limits=None)

@@ -41,7 +41,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import _validation as v
 from ._gram_descent import GramDescent, choose_method
@@ -53,6 +52,7 @@ from ._objective import (
     fit_one_vs_rest,
     label_codes,
     minimize_lbfgs,
+    quiet_blas,
     warm_start_point,
 )
 from ._objective import Problem as _Problem
@@ -244,7 +244,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 return minimize_lbfgs(problem, target, w0, b0, params, stacklevel=5)
             return self._fit_gd(problem, target, w0, b0, params)
 
-        with _numba_threads(params["n_threads"]), _quiet_blas(params["backend"]):
+        with _numba_threads(params["n_threads"]), quiet_blas(params["backend"]):
             coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
         self.classes_ = classes
         self.coef_ = coef
@@ -379,20 +379,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         proba = np.exp(log_p)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
-
-
-def _quiet_blas(backend):
-    """One BLAS thread while the ``parallel`` kernels run, else no change.
-
-    L-BFGS-B's own BLAS calls wake OpenBLAS's threads, which keep spinning
-    and take the cores from Numba's threads: with them the parallel kernel
-    ran at half speed inside ``fit`` (2.1 s against 1.1 s with one BLAS
-    thread on 100000 x 1000).  ``vectorized`` is left alone: its gemvs are
-    BLAS.  threadpoolctl comes with scikit-learn.
-    """
-    if backend == "parallel":
-        return threadpool_limits(limits=1, user_api="blas")
-    return threadpool_limits(limits=None)
 
 
 class _numba_threads:

@@ -96,6 +96,36 @@ def test_matches_in_memory_and_sklearn(data):
     assert fitted.n_features_in_ == X.shape[1]
 
 
+@pytest.mark.parametrize("backend", ["parallel", "loop"])
+def test_fit_runs_lbfgs_with_one_blas_thread(data, backend, monkeypatch):
+    """The client runs L-BFGS-B while the kernels run (on workers, or here): its BLAS
+    calls would wake OpenBLAS threads that spin and take cores from the kernels, so
+    a ``parallel`` fit limits BLAS to one thread, as the in-memory estimator does,
+    and restores it after; other backends keep the caller's setting."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fastlogreg.dask import _chunks
+
+    def blas_threads():
+        pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+        if not pools:
+            pytest.skip("no BLAS library that threadpoolctl controls")
+        return max(p["num_threads"] for p in pools)
+
+    seen = []
+    evaluate = _chunks.ChunkKernels.value_and_grad
+
+    def spy(self, *args):
+        seen.append(blas_threads())
+        return evaluate(self, *args)
+
+    monkeypatch.setattr(_chunks.ChunkKernels, "value_and_grad", spy)
+    X, y, _ = data
+    caller = blas_threads()
+    LogisticRegression(backend=backend).fit(*_dask(X, y))
+    assert seen and set(seen) == {1 if backend == "parallel" else caller}
+    assert blas_threads() == caller
+
+
 def test_bitwise_same_on_local_scheduler_one_and_two_workers(data, two_workers):
     X, y, sw = data
     Xd, yd = _dask(X, y)

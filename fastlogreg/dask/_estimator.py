@@ -12,6 +12,7 @@ from .._objective import (
     encode_classes,
     fit_one_vs_rest,
     minimize_lbfgs,
+    quiet_blas,
     warm_start_point,
 )
 from ..backends import BACKENDS, DEFAULT_BACKEND
@@ -170,7 +171,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 return minimize_lbfgs(problem, Labels(y_parts, classes[positive]), w0, b0, params,
                                       callback=callback, stacklevel=5)
 
-            coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+            with quiet_blas(params["backend"]):
+                coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start,
+                                                          fit_one)
         finally:
             store.close()  # the fit's actors end with it
         self.classes_ = classes
