@@ -523,8 +523,10 @@ def test_optimize_matches_in_memory(course, two_workers, capsys):
 
 @pytest.mark.parametrize("make", [
     lambda a: a, lambda a: np.asfortranarray(a), lambda a: a[:, 3:40], lambda a: a[::2],
-    lambda a: a.T[5:30], lambda a: np.asfortranarray(a)[2:20, 1:5], lambda a: a[:1, 7:8]],
-    ids=["C", "F", "column-slice", "row-step", "transposed-slice", "F-block", "one"])
+    lambda a: a.T[5:30], lambda a: np.asfortranarray(a)[2:20, 1:5], lambda a: a[:1, 7:8],
+    lambda a: a[3], lambda a: a[:, 5], lambda a: a.ravel()[::3]],
+    ids=["C", "F", "column-slice", "row-step", "transposed-slice", "F-block", "one",
+         "1-D row", "1-D column", "1-D step"])
 def test_as_shipped_is_the_layout_pickle_gives(make):
     """Chunks read in this process take the layout a worker receives through pickle."""
     from fastlogreg.dask._chunks import as_shipped

@@ -434,7 +434,7 @@ def as_shipped(chunk):
     scheduler, threaded workers) must look the same as a shipped one for
     the sums, and the coefficients, to keep the same bits on every cluster.
     """
-    if (isinstance(chunk, np.ndarray) and chunk.ndim == 2
+    if (isinstance(chunk, np.ndarray)
             and not (chunk.flags.c_contiguous or chunk.flags.f_contiguous)):
         return np.ascontiguousarray(chunk)
     return chunk
@@ -510,7 +510,8 @@ def value_and_grad_chunk(X, y, sw, index, w, b, want_cost, want_grad, backend, t
         Chunks of X and y (or sample_weight) that do not line up; NaN or
         infinity in the chunk of X, located in the whole data.
     """
-    X = as_shipped(X)  # a view read in this process: the layout a worker would see
+    # Views read in this process: the layout a worker would see.
+    X, y, sw = as_shipped(X), as_shipped(y), as_shipped(sw)
     XT = X.T if transpose else X
     m = XT.shape[1]
     if positive is not None:
