@@ -24,10 +24,10 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from . import _lbfgs, _lbfgs_kernels
 from . import _validation as v
 from ._sparse import SparseX
 
@@ -205,7 +205,7 @@ def fit_one_vs_rest(n_problems, n_features, start, fit_one):
 
 
 def minimize_lbfgs(problem, target, w0, b0, params, *, callback=None, stacklevel=4):
-    """One binary problem by L-BFGS-B; returns ``(w, b, n_iter)``.
+    """One binary problem by L-BFGS (L-BFGS-B's iterates); returns ``(w, b, n_iter)``.
 
     Parameters
     ----------
@@ -215,36 +215,38 @@ def minimize_lbfgs(problem, target, w0, b0, params, *, callback=None, stacklevel
     w0 : ndarray of float64, shape (n_features,)
     b0 : float
     params : dict
-        From :func:`check_params` (``tol``, ``max_iter``, ``verbose``).
+        From :func:`check_params` (``tol``, ``max_iter``, ``verbose``,
+        ``backend``: ``parallel`` runs the optimizer's passes on threads too).
     callback : callable, optional
         ``callback(iteration, objective)`` after every L-BFGS iteration.
     stacklevel : int
         Of the ConvergenceWarning, so that it points at the user's ``fit`` call.
-    """
-    fun = problem.objective(target)
-    x0 = np.append(w0, b0) if problem.fit_intercept else w0.copy()
-    report = None
-    if params["verbose"] or callback is not None:
-        count = [0]
 
-        def report(intermediate_result):
-            count[0] += 1
-            if params["verbose"]:
-                print(f"lbfgs: objective {intermediate_result.fun:.10g}")
+    Notes
+    -----
+    scikit-learn's settings (``maxls=50``, ``gtol=tol``, ``ftol=64 eps``,
+    10 pairs) run through :func:`fastlogreg._lbfgs.minimize`, which takes
+    scipy's L-BFGS-B iterates without its cost on wide data.
+    """
+    parallel = params["backend"] == "parallel"
+    fun = problem.objective(target, parallel)
+    x0 = np.append(w0, b0) if problem.fit_intercept else w0.copy()
+    report = callback
+    if params["verbose"]:
+        def report(iteration, objective):
+            print(f"lbfgs: objective {objective:.10g}")
             if callback is not None:
-                callback(count[0], float(intermediate_result.fun))
-    result = optimize.minimize(
-        fun, x0, method="L-BFGS-B", jac=True, callback=report,
-        options={"maxiter": params["max_iter"], "maxls": 50, "gtol": params["tol"],
-                 "ftol": 64 * np.finfo(float).eps, "maxcor": LBFGS_MEMORY})
-    n_iter = min(result.nit, params["max_iter"])
+                callback(iteration, objective)
+    result = _lbfgs.minimize(fun, x0, gtol=params["tol"], ftol=64 * np.finfo(float).eps,
+                             max_iter=params["max_iter"], max_ls=50, memory=LBFGS_MEMORY,
+                             parallel=parallel, callback=report)
     if result.status != 0:
-        warnings.warn(f"lbfgs failed to converge after {n_iter} iteration(s) "
+        warnings.warn(f"lbfgs failed to converge after {result.n_iter} iteration(s) "
                       f"(status={result.status}): {result.message}. Increase max_iter "
                       "or scale the data.", ConvergenceWarning, stacklevel=stacklevel)
     n = problem.n_features
     b = float(result.x[n]) if problem.fit_intercept else 0.0
-    return result.x[:n].copy(), b, n_iter
+    return result.x[:n].copy(), b, result.n_iter
 
 
 class Problem:
@@ -277,28 +279,30 @@ class Problem:
         self.l2 = 0.0 if math.isinf(C) else 1.0 / (C * sw_sum)
         self.fit_intercept = fit_intercept
 
-    def objective(self, target):
-        """``fun(theta) -> (f, grad)`` for L-BFGS-B, ``theta = [w, b]`` (or ``w``)."""
+    def objective(self, target, parallel=False):
+        """``fun(theta, grad) -> f`` for L-BFGS, ``theta = [w, b]`` (or ``w``).
+
+        The gradient is written into ``grad``; ``parallel`` runs the penalty's
+        pass on Numba's threads (the same bits either way).
+        """
         kernel = self.kernels.value_and_grad
         XT, sw, n, scale, l2 = self.XT, self.sw, self.n_features, self.scale, self.l2
         fit_intercept = self.fit_intercept
         dw = np.empty(n)
+        penalize = _lbfgs_kernels.penalized_gradient[parallel]
+        partials = np.empty(_lbfgs_kernels.n_blocks(n))
 
-        def fun(theta):
+        def fun(theta, grad):
             w = theta[:n]
             b = float(theta[n]) if fit_intercept else 0.0
             loss, db, n_bad = kernel(w, b, XT, target, sw, True, True, dw)
             if n_bad:
                 raise_nonfinite(XT, n_bad)
-            grad = np.empty_like(theta)
-            np.multiply(dw, scale, out=grad[:n])
-            f = scale * loss
-            if l2:
-                grad[:n] += l2 * w
-                f += 0.5 * l2 * float(np.sum(w * w))  # no BLAS call: see _descent.py
+            penalize(dw, w, scale, l2, grad, partials)
+            f = scale * loss + 0.5 * l2 * float(_lbfgs_kernels.sum_blocks(partials))
             if fit_intercept:
                 grad[n] = scale * db
-            return f, grad
+            return f
         return fun
 
     def check_finite(self, target, w, b):
