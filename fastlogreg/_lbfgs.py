@@ -94,19 +94,30 @@ class _Memory:
         self._update = k.update_memory[parallel]
         self._direction = k.step_direction[parallel]
         self._dot = k.block_dot[parallel]
+        self._max_abs = k.block_max_abs[parallel]
+        self._trial = k.trial_point[parallel]
         self._n_blocks = k.n_blocks(n)
-        self._dot_partials = np.empty((k.n_blocks(n), 2))
+        self._dir_partials = np.empty((self._n_blocks, 2))
+        self._block_sums = np.empty(self._n_blocks)
 
     def reset(self):
         """Forget every pair (L-BFGS-B's restart)."""
         self.order = []
         self.gamma = 1.0
 
-    def dot_and_max(self, a, b):
-        """``(a . b, max |a|)``, summed in fixed blocks."""
-        parts = self._dot_partials
-        self._dot(a, b, parts)
-        return float(k.sum_blocks(parts[:, :1])[0]), float(np.max(parts[:, 1]))
+    def dot(self, a, b):
+        """``a . b``, summed in fixed blocks."""
+        self._dot(a, b, self._block_sums)
+        return float(k.sum_blocks(self._block_sums))
+
+    def max_abs(self, a):
+        """``max |a|`` (NaN if ``a`` holds one)."""
+        self._max_abs(a, self._block_sums)
+        return float(np.max(self._block_sums))
+
+    def trial_point(self, x, d, stp, out):
+        """``out = x + stp d``."""
+        self._trial(x, d, stp, out)
 
     def update(self, g_new, g_old, d, stp, sy, store):
         """Add the accepted step's pair (``store``); dot ``g_new`` with every pair.
@@ -137,13 +148,13 @@ class _Memory:
         """Write ``d = -H g``; return ``(g . d, d . d)``."""
         if not self.order:
             np.negative(g, out=d)
-            dd = self.dot_and_max(d, d)[0]
+            dd = self.dot(d, d)
             return -dd, dd
         slots = np.array(self.order, dtype=np.int64)
         cs, cy = k.direction_coefficients(self.R[np.ix_(slots, slots)],
                                           self.YY[np.ix_(slots, slots)],
                                           self.gs[slots], self.gy[slots], self.gamma)
-        parts = self._dot_partials
+        parts = self._dir_partials
         self._direction(g, self.gamma, self.S, self.Y, slots, cs, cy, d, parts)
         gd, dd = k.sum_blocks(parts)
         return float(gd), float(dd)
@@ -188,7 +199,7 @@ def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=
     d = np.empty(n)
     f = fun(x, g)
     n_fun = 1
-    if mem.dot_and_max(g, g)[1] <= gtol:
+    if mem.max_abs(g) <= gtol:
         return LbfgsResult(x, f, 0, n_fun, 0, CONV_GRAD)
     n_iter = 0
     first = True             # L-BFGS-B's iter == 0: the first step is scaled
@@ -214,7 +225,7 @@ def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=
             done = (1, STOP_ITER)
         elif n_fun > max_fun:
             done = (1, STOP_FUN)
-        elif mem.dot_and_max(g_try, g_try)[1] <= gtol:
+        elif mem.max_abs(g_try) <= gtol:
             done = (0, CONV_GRAD)
         elif f_old - f_try <= ftol * max(abs(f_old), abs(f_try), 1.0):
             done = (0, CONV_F)
@@ -244,11 +255,10 @@ def _line_search(fun, x, d, f, gd, dd, first, x_try, g_try, mem, max_ls):
     while task == "FG":
         if n_eval >= max_ls:
             return (stp, n_eval), f, gd, "THE LINE SEARCH TOOK MAX_LS TRIALS"
-        np.multiply(d, stp, out=x_try)
-        x_try += x
+        mem.trial_point(x, d, stp, x_try)
         f_try = fun(x_try, g_try)
         n_eval += 1
-        gd_try = mem.dot_and_max(g_try, d)[0]
+        gd_try = mem.dot(g_try, d)
         task, stp = search.next(f_try, gd_try)
     if task.startswith("ERROR"):
         return (stp, n_eval), f, gd, task

@@ -21,11 +21,13 @@ import numpy as np
 
 from ._jit import jit
 
-#: Coefficients per block: the block of ``g``, ``g_old``, ``d`` and ``x``
-#: (8 KB each in float64) stays in L1 while the saved pairs stream past it.
-#: Fixed, not taken from the CPU's caches: the block is also the summation
-#: unit, and a partition that changed with the machine would change the bits.
-BLOCK = 1024
+#: Coefficients per block: the block of ``g``, ``g_old`` and ``d`` (16 KB
+#: each) stays in L2 while the saved pairs stream past it.  1024, 2048 and
+#: 4096 ran within 7 % of each other (both passes at 10 x 1,000,001, at 22-27
+#: GB/s on 2 cores against 28 GB/s for a bare read).  Fixed, not taken from
+#: the CPU's caches: the block is also the summation unit, and a partition
+#: that changed with the machine would change the bits.
+BLOCK = 2048
 
 
 def _update_memory(g, g_old, d, stp, S, Y, slots, store, partials):
@@ -57,23 +59,31 @@ def _update_memory(g, g_old, d, stp, S, Y, slots, store, partials):
     for blk in numba.prange(n_blocks):
         lo = blk * BLOCK
         hi = min(lo + BLOCK, n)
+        # 1-D views of the block: indexing S[j, i] in the loops kept LLVM
+        # from vectorizing them (18 ms against 7 ms at 10 x 1,000,001).
+        g_b = g[lo:hi]
+        g_old_b = g_old[lo:hi]
         if store:
             new = slots[k - 1]
-            for i in range(lo, hi):
-                S[new, i] = stp * d[i]
-                Y[new, i] = g[i] - g_old[i]
+            s_new = S[new, lo:hi]
+            y_new = Y[new, lo:hi]
+            d_b = d[lo:hi]
+            for i in range(hi - lo):
+                s_new[i] = stp * d_b[i]
+                y_new[i] = g_b[i] - g_old_b[i]
         for jj in range(k):
-            j = slots[jj]
+            s_j = S[slots[jj], lo:hi]
+            y_j = Y[slots[jj], lo:hi]
             ys = 0.0
             yy = 0.0
             gs = 0.0
             gy = 0.0
-            for i in range(lo, hi):
-                yi = g[i] - g_old[i]
-                ys += yi * S[j, i]
-                yy += yi * Y[j, i]
-                gs += g[i] * S[j, i]
-                gy += g[i] * Y[j, i]
+            for i in range(hi - lo):
+                yi = g_b[i] - g_old_b[i]
+                ys += yi * s_j[i]
+                yy += yi * y_j[i]
+                gs += g_b[i] * s_j[i]
+                gy += g_b[i] * y_j[i]
             partials[blk, 0, jj] = ys
             partials[blk, 1, jj] = yy
             partials[blk, 2, jj] = gs
@@ -104,37 +114,65 @@ def _step_direction(g, gamma, S, Y, slots, coef_s, coef_y, d, partials):
     for blk in numba.prange(n_blocks):
         lo = blk * BLOCK
         hi = min(lo + BLOCK, n)
-        for i in range(lo, hi):
-            d[i] = -gamma * g[i]
+        g_b = g[lo:hi]
+        d_b = d[lo:hi]
+        for i in range(hi - lo):
+            d_b[i] = -gamma * g_b[i]
         for jj in range(k):
-            j = slots[jj]
+            s_j = S[slots[jj], lo:hi]
+            y_j = Y[slots[jj], lo:hi]
             cs = coef_s[jj]
             cy = coef_y[jj]
-            for i in range(lo, hi):
-                d[i] += cs * S[j, i] + cy * Y[j, i]
+            for i in range(hi - lo):
+                d_b[i] += cs * s_j[i] + cy * y_j[i]
         gd = 0.0
         dd = 0.0
-        for i in range(lo, hi):
-            gd += g[i] * d[i]
-            dd += d[i] * d[i]
+        for i in range(hi - lo):
+            gd += g_b[i] * d_b[i]
+            dd += d_b[i] * d_b[i]
         partials[blk, 0] = gd
         partials[blk, 1] = dd
 
 
 def _block_dot(a, b, partials):
-    """Per block ``a . b`` and ``max |a|`` into ``partials`` (n_blocks, 2)."""
+    """Per block ``a . b`` into ``partials`` (n_blocks,)."""
     n = a.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in numba.prange(n_blocks):
         lo = blk * BLOCK
         hi = min(lo + BLOCK, n)
+        a_b = a[lo:hi]
+        b_b = b[lo:hi]
         ab = 0.0
+        for i in range(hi - lo):
+            ab += a_b[i] * b_b[i]
+        partials[blk] = ab
+
+
+def _block_max_abs(a, partials):
+    """Per block ``max |a|`` into ``partials`` (n_blocks,); NaN if the block has one."""
+    n = a.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in numba.prange(n_blocks):
+        lo = blk * BLOCK
+        hi = min(lo + BLOCK, n)
         big = 0.0
         for i in range(lo, hi):
-            ab += a[i] * b[i]
-            big = max(big, abs(a[i]))
-        partials[blk, 0] = ab
-        partials[blk, 1] = big
+            v = abs(a[i])
+            if not v <= big:        # NaN wins, as in L-BFGS-B's projgr
+                big = v
+        partials[blk] = big
+
+
+def _trial_point(x, d, stp, out):
+    """``out = x + stp d``: the line search's trial point."""
+    n = x.shape[0]
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in numba.prange(n_blocks):
+        lo = blk * BLOCK
+        hi = min(lo + BLOCK, n)
+        for i in range(lo, hi):
+            out[i] = x[i] + stp * d[i]
 
 
 def _penalized_gradient(dw, w, scale, l2, grad, partials):
@@ -216,6 +254,8 @@ def direction_coefficients(R, YY, a, b, gamma):
 update_memory = {False: jit(_update_memory), True: jit(_update_memory, parallel=True)}
 step_direction = {False: jit(_step_direction), True: jit(_step_direction, parallel=True)}
 block_dot = {False: jit(_block_dot), True: jit(_block_dot, parallel=True)}
+block_max_abs = {False: jit(_block_max_abs), True: jit(_block_max_abs, parallel=True)}
+trial_point = {False: jit(_trial_point), True: jit(_trial_point, parallel=True)}
 penalized_gradient = {False: jit(_penalized_gradient),
                       True: jit(_penalized_gradient, parallel=True)}
 

@@ -10,7 +10,7 @@ divided by ``C * sum(s)`` (``C=np.inf``: no penalty, the intercept never
 penalized), with two labels directly and more by one-vs-rest.  This module
 holds everything about that objective: parameter checks, label encoding,
 warm starts, the one-vs-rest loop, the penalty and scaling (:class:`Problem`)
-and the L-BFGS-B driver (:func:`minimize_lbfgs`).
+and the L-BFGS driver (:func:`minimize_lbfgs`).
 
 A driver only says where the data lives: :class:`Problem` calls
 ``kernels.value_and_grad(w, b, XT, target, sw, want_cost, want_grad, dw)``,
@@ -35,7 +35,7 @@ __all__ = ["LBFGS_MEMORY", "Problem", "check_params", "check_sw_sum", "encode_cl
            "fit_one_vs_rest", "label_codes", "minimize_lbfgs", "raise_nonfinite",
            "warm_start_point"]
 
-#: Corrections kept by L-BFGS-B (scipy's ``maxcor``): scikit-learn's (scipy's
+#: Corrections kept by L-BFGS (scipy's ``maxcor``): scikit-learn's (scipy's
 #: default), so that a fit follows scikit-learn's iterates and stops where it
 #: stops.  30 saved iterations (22 against 51 on 200000 x 1000000 text-like
 #: data, C=0.1) but, stopping at the same ``tol``, landed elsewhere: 2e-3
@@ -375,14 +375,15 @@ def raise_nonfinite(XT, n_bad, row_offset=0):
 def quiet_blas(backend):
     """One BLAS thread while a fit with the ``parallel`` kernels runs, else no change.
 
-    L-BFGS-B's own BLAS calls wake OpenBLAS's threads, which keep spinning
-    and take the cores from Numba's threads: with them the parallel kernel
-    ran at half speed inside ``fit`` (2.1 s against 1.1 s with one BLAS
-    thread on 100000 x 1000).  The same holds for a Dask fit: its client
-    runs L-BFGS-B while the kernels run on the workers, or in this process
-    (local scheduler: 250 ms against 180 ms for 1,000,000 x 50).
-    ``vectorized`` is left alone: its gemvs are BLAS.  threadpoolctl comes
-    with scikit-learn.
+    A BLAS call during a fit wakes OpenBLAS's threads, which keep spinning and
+    take the cores from Numba's threads.  With scipy's L-BFGS-B (whose
+    updates call BLAS) the parallel kernel ran at half speed inside ``fit``
+    (2.1 s against 1.1 s with one BLAS thread on 100000 x 1000), and a Dask
+    fit's client slowed the kernels on the workers or in this process (local
+    scheduler: 250 ms against 180 ms for 1,000,000 x 50).  fastlogreg's own
+    L-BFGS calls no BLAS, but a kernel or a callback might.  ``vectorized``
+    is left alone: its gemvs are BLAS.  threadpoolctl comes with
+    scikit-learn.
     """
     if backend == "parallel":
         return threadpool_limits(limits=1, user_api="blas")

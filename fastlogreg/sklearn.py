@@ -14,19 +14,22 @@ How it stays fast
 * ``X`` of shape ``(n_samples, n_features)`` is handed to the kernels as the
   ``(n_features, n_samples)`` view ``X.T``: validation keeps float32/float64 in
   any memory layout as it is, and nothing proportional to ``X`` is copied.
-* The ``lbfgs`` solver (scipy's L-BFGS-B) evaluates the objective and its
-  gradient with one call of the backend's fused kernel: one pass over ``X``
+* The ``lbfgs`` solver (:mod:`fastlogreg._lbfgs`: scipy's L-BFGS-B iterates
+  without bounds, its passes over the saved corrections compiled and
+  threaded) evaluates the objective and its gradient with one call of the
+  backend's fused kernel: one pass over ``X``
   per evaluation, where scikit-learn's two matrix-vector products make two.
   The finiteness of ``X`` is checked by that first pass too (a non-finite
   element makes a non-finite logit, which the kernels count), not by an
   extra pass.
 * Sample weights go to the kernels as their weight argument; the L2 term is
-  O(n_features) NumPy.
+  one compiled O(n_features) pass.
 * Like scikit-learn, the objective is divided by the sum of the sample weights
-  before L-BFGS-B sees it, so ``tol`` (its ``gtol``: the largest component of
+  before L-BFGS sees it, so ``tol`` (its ``gtol``: the largest component of
   the projected gradient) means what it means in scikit-learn, and ``n_iter_``
-  counts L-BFGS iterations as there.  L-BFGS-B keeps the last
-  :data:`LBFGS_MEMORY` corrections, scikit-learn's number, so that the fit
+  counts L-BFGS iterations as there.  The solver keeps the last
+  :data:`LBFGS_MEMORY` corrections, scikit-learn's number, and takes
+  L-BFGS-B's steps, line search and stopping rules, so that the fit
   follows scikit-learn's iterates up to rounding: the same ``n_iter_``, and
   coefficients far closer to scikit-learn's than either is to the optimum.
 """
@@ -115,12 +118,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default True
         Fit the intercept (else it is 0).
     solver : {"lbfgs", "gd"}, default "lbfgs"
-        ``"lbfgs"``: scipy's L-BFGS-B on the fused compiled value-and-gradient
-        kernel.  ``"gd"``: fastlogreg's compiled batch gradient descent.
+        ``"lbfgs"``: L-BFGS taking scipy's L-BFGS-B iterates (as scikit-learn's
+        ``lbfgs``), on the fused compiled value-and-gradient kernel.
+        ``"gd"``: fastlogreg's compiled batch gradient descent.
     tol : float, default 1e-4
         Stop when the largest component of the gradient of the objective
         divided by ``C * sum(sample_weight)`` is at most ``tol`` (L-BFGS-B's
-        ``gtol``; for ``"gd"``, checked every :data:`GD_CHECK_EVERY`
+        ``pgtol``, scikit-learn's ``gtol``; for ``"gd"``, checked every :data:`GD_CHECK_EVERY`
         iterations).
     max_iter : int, default 100
         Maximum number of iterations per binary problem.

@@ -165,18 +165,18 @@ def _two_loop(g, pairs, gamma):
         q -= alpha * y
         alphas.append(alpha)
     r = gamma * q
-    for (s, y), alpha in zip(pairs, reversed(alphas)):
+    for (s, y), alpha in zip(pairs, reversed(alphas), strict=True):
         beta = (y @ r) / (s @ y)
         r += (alpha - beta) * s
     return -r
 
 
 @pytest.mark.parametrize("n", [1, k.BLOCK - 1, k.BLOCK, k.BLOCK + 1, 2 * k.BLOCK + 5])
-@pytest.mark.parametrize("n_pairs", [1, 3, LBFGS_MEMORY])
+@pytest.mark.parametrize("n_updates", [1, 3, LBFGS_MEMORY, LBFGS_MEMORY + 5])
 @pytest.mark.parametrize("parallel", [False, True])
-def test_passes_match_numpy(n, n_pairs, parallel):
+def test_passes_match_numpy(n, n_updates, parallel):
     """Both passes, through a full ring buffer: dots and the step against NumPy."""
-    rng = np.random.default_rng(n * 100 + n_pairs)
+    rng = np.random.default_rng(n * 100 + n_updates)
     m = LBFGS_MEMORY
     S = np.full((m, n), np.nan)
     Y = np.full((m, n), np.nan)
@@ -185,8 +185,8 @@ def test_passes_match_numpy(n, n_pairs, parallel):
     order = []
     pairs = []
     g_old = rng.standard_normal(n)
-    # More pairs than slots: the oldest is overwritten, its slot reused.
-    for step in range(n_pairs + m // 2):
+    # Past m updates the oldest pair is overwritten, its slot reused.
+    for _ in range(n_updates):
         d = -g_old + 0.1 * rng.standard_normal(n)
         stp = 0.5 + rng.random()
         g = g_old + stp * (d * (1 + rng.random(n)))      # a convex model's y

@@ -37,8 +37,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     """L2-penalized logistic regression on Dask arrays and DataFrames.
 
     The objective, parameters and results of
-    :class:`fastlogreg.sklearn.LogisticRegression` (L-BFGS-B on the fused
-    value-and-gradient kernel), with the data in chunks on a Dask cluster:
+    :class:`fastlogreg.sklearn.LogisticRegression` (L-BFGS with L-BFGS-B's
+    iterates on the fused value-and-gradient kernel), with the data in chunks on a Dask cluster:
     each evaluation of the objective runs the backend's kernel once per chunk,
     where the chunk lives, and adds the chunks' small results on the client
     in chunk order (the same bits on any number of workers, given the chunks).
