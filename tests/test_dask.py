@@ -66,6 +66,39 @@ def _assert_fits_equal(a, b, rtol=RTOL, atol=ATOL):
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=rtol, atol=atol)
 
 
+def _assert_same_float32_optimum(a, b, X, labels):
+    """Two one-vs-rest fits on float32 data, equal as far as float32 can tell.
+
+    A float32 logit ``w . x + b`` of ``d`` terms is off by at most about
+    ``delta = (d + 1) eps32 (sum_j |w_j x_j| + |b|)``, and the loss, whose
+    derivative is below 1 in magnitude, by no more: each fit minimized its
+    objective to within about ``delta`` of the float64 one, and stopped where
+    that noise hides any decrease.  So each binary objective (float64, computed
+    here) must agree to ``2 delta`` (mean over the examples); if each fit is
+    within ``2 delta`` of the optimum, strong convexity (``lambda`` the
+    smallest eigenvalue of the Hessian) puts each within ``sqrt(4 delta /
+    lambda)`` of it, and the two within twice that of each other.
+    """
+    n, d = X.shape
+    Xb = np.hstack([X, np.ones((n, 1))])
+    eps32 = np.finfo(np.float32).eps
+    for k, label in enumerate(a.classes_):
+        t = (labels == label).astype(np.float64)
+        theta = [np.append(f.coef_[k], f.intercept_[k]) for f in (a, b)]
+        values = []
+        for fitted, th in zip((a, b), theta, strict=True):
+            z = Xb @ th
+            values.append(np.mean(np.logaddexp(0.0, z) - t * z)
+                          + th[:-1] @ th[:-1] / (2 * fitted.C * n))
+        delta = (d + 1) * eps32 * np.mean(np.abs(Xb * theta[1]).sum(axis=1))
+        assert abs(values[0] - values[1]) <= 2 * delta
+        p = 1 / (1 + np.exp(-(Xb @ theta[1])))
+        hessian = (Xb * (p * (1 - p))[:, None]).T @ Xb / n
+        hessian[:-1, :-1] += np.eye(d) / (b.C * n)
+        radius = 2 * np.sqrt(4 * delta / np.linalg.eigvalsh(hessian)[0])
+        assert np.linalg.norm(theta[0] - theta[1]) <= radius
+
+
 def _assert_same_bits(a, b):
     assert np.array_equal(a.coef_, b.coef_)
     assert np.array_equal(a.intercept_, b.intercept_)
@@ -284,8 +317,9 @@ def test_multiclass_string_labels_and_float32(data):
     assert fitted.classes_.tolist() == ["cat", "dog", "eel"]
     assert fitted.coef_.shape == (3, 6)
     # float32 data: each chunk's sums round in float32 products (see README), so
-    # the two groupings of the sums agree to float32 rounding, not float64's.
-    _assert_fits_equal(fitted, ref, rtol=1e-4, atol=1e-5)
+    # the objective is known to float32 rounding only; both fits stop in that
+    # noise (its relative decrease reaches 64 eps first), wherever it lets them.
+    _assert_same_float32_optimum(fitted, ref, X, labels)
     proba = fitted.predict_proba(Xd)
     assert isinstance(proba, da.Array) and proba.shape == (X.shape[0], 3)
     np.testing.assert_allclose(proba.compute(), fitted.to_local().predict_proba(
