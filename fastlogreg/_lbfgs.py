@@ -94,26 +94,21 @@ class _Memory:
         self._update = k.update_memory[parallel]
         self._direction = k.step_direction[parallel]
         self._dot = k.block_dot[parallel]
-        self._max_abs = k.block_max_abs[parallel]
         self._trial = k.trial_point[parallel]
         self._n_blocks = k.n_blocks(n)
         self._dir_partials = np.empty((self._n_blocks, 2))
-        self._block_sums = np.empty(self._n_blocks)
+        self._dot_partials = np.empty((self._n_blocks, 2))
 
     def reset(self):
         """Forget every pair (L-BFGS-B's restart)."""
         self.order = []
         self.gamma = 1.0
 
-    def dot(self, a, b):
-        """``a . b``, summed in fixed blocks."""
-        self._dot(a, b, self._block_sums)
-        return float(k.sum_blocks(self._block_sums))
-
-    def max_abs(self, a):
-        """``max |a|`` (NaN if ``a`` holds one)."""
-        self._max_abs(a, self._block_sums)
-        return float(np.max(self._block_sums))
+    def dot_and_max(self, a, b):
+        """``(a . b, max |a|)`` in one pass, summed in fixed blocks."""
+        parts = self._dot_partials
+        self._dot(a, b, parts)
+        return float(k.sum_blocks(parts[:, 0])), float(np.max(parts[:, 1]))
 
     def trial_point(self, x, d, stp, out):
         """``out = x + stp d``."""
@@ -144,20 +139,23 @@ class _Memory:
             self.YY[new, slots] = yy
             self.gamma = sy / yy[-1]
 
-    def direction(self, g, d):
-        """Write ``d = -H g``; return ``(g . d, d . d)``."""
+    def direction(self, g, x, d, x_unit):
+        """Write ``d = -H g``; return ``(g . d, d . d, unit)``.
+
+        With ``unit`` True, ``x_unit`` holds ``x + d`` (the step-1 trial).
+        """
         if not self.order:
             np.negative(g, out=d)
-            dd = self.dot(d, d)
-            return -dd, dd
+            dd = self.dot_and_max(d, d)[0]
+            return -dd, dd, False
         slots = np.array(self.order, dtype=np.int64)
         cs, cy = k.direction_coefficients(self.R[np.ix_(slots, slots)],
                                           self.YY[np.ix_(slots, slots)],
                                           self.gs[slots], self.gy[slots], self.gamma)
         parts = self._dir_partials
-        self._direction(g, self.gamma, self.S, self.Y, slots, cs, cy, d, parts)
+        self._direction(g, x, self.gamma, self.S, self.Y, slots, cs, cy, d, x_unit, parts)
         gd, dd = k.sum_blocks(parts)
-        return float(gd), float(dd)
+        return float(gd), float(dd), True
 
 
 def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=10,
@@ -199,16 +197,15 @@ def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=
     d = np.empty(n)
     f = fun(x, g)
     n_fun = 1
-    if mem.max_abs(g) <= gtol:
+    if mem.dot_and_max(g, g)[1] <= gtol:
         return LbfgsResult(x, f, 0, n_fun, 0, CONV_GRAD)
     n_iter = 0
     first = True             # L-BFGS-B's iter == 0: the first step is scaled
     while True:
-        gd, dd = mem.direction(g, d)
-        stp, f_try, gd_try, failure = _line_search(fun, x, d, f, gd, dd, first, x_try,
-                                                   g_try, mem, max_ls)
-        n_fun += stp[1]
-        stp = stp[0]
+        gd, dd, unit = mem.direction(g, x, d, x_try)
+        stp, n_eval, f_try, gd_try, g_max, failure = _line_search(
+            fun, x, d, f, gd, dd, first, unit, x_try, g_try, mem, max_ls)
+        n_fun += n_eval
         if failure:
             if not mem.order:
                 return LbfgsResult(x, f, n_iter, n_fun, 2, ABNORMAL + failure)
@@ -225,7 +222,7 @@ def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=
             done = (1, STOP_ITER)
         elif n_fun > max_fun:
             done = (1, STOP_FUN)
-        elif mem.max_abs(g_try) <= gtol:
+        elif g_max <= gtol:
             done = (0, CONV_GRAD)
         elif f_old - f_try <= ftol * max(abs(f_old), abs(f_try), 1.0):
             done = (0, CONV_F)
@@ -239,27 +236,29 @@ def minimize(fun, x0, *, gtol, ftol, max_iter, max_fun=15000, max_ls=50, memory=
         f = f_try
 
 
-def _line_search(fun, x, d, f, gd, dd, first, x_try, g_try, mem, max_ls):
+def _line_search(fun, x, d, f, gd, dd, first, unit, x_try, g_try, mem, max_ls):
     """One Moré-Thuente search along ``d``, evaluating into ``x_try``, ``g_try``.
 
-    Returns ``((stp, n_evaluations), f, g . d, failure)`` at the accepted
-    step; ``failure`` is None or why the search failed (the caller keeps
-    ``x``).
+    ``unit``: ``x_try`` already holds ``x + d``, the trial at step 1.
+    Returns ``(stp, n_evaluations, f, g . d, max |g|, failure)`` at the
+    accepted step; ``failure`` is None or why the search failed (the caller
+    keeps ``x``).
     """
     if not gd < 0.0:
-        return (0.0, 0), f, gd, "THE DIRECTION IS NOT A DESCENT DIRECTION"
+        return 0.0, 0, f, gd, math.nan, "THE DIRECTION IS NOT A DESCENT DIRECTION"
     stp = min(1.0 / math.sqrt(dd), _STPMAX) if first else 1.0
     search = MoreThuente(stpmax=_STPMAX)
     task, stp = search.start(stp, f, gd)
     n_eval = 0
     while task == "FG":
         if n_eval >= max_ls:
-            return (stp, n_eval), f, gd, "THE LINE SEARCH TOOK MAX_LS TRIALS"
-        mem.trial_point(x, d, stp, x_try)
+            return stp, n_eval, f, gd, math.nan, "THE LINE SEARCH TOOK MAX_LS TRIALS"
+        if not (n_eval == 0 and unit and stp == 1.0):
+            mem.trial_point(x, d, stp, x_try)
         f_try = fun(x_try, g_try)
         n_eval += 1
-        gd_try = mem.dot(g_try, d)
+        gd_try, g_max = mem.dot_and_max(g_try, d)
         task, stp = search.next(f_try, gd_try)
     if task.startswith("ERROR"):
-        return (stp, n_eval), f, gd, task
-    return (stp, n_eval), f_try, gd_try, None
+        return stp, n_eval, f, gd, math.nan, task
+    return stp, n_eval, f_try, gd_try, g_max, None

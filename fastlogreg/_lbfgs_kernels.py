@@ -90,21 +90,22 @@ def _update_memory(g, g_old, d, stp, S, Y, slots, store, partials):
             partials[blk, 3, jj] = gy
 
 
-def _step_direction(g, gamma, S, Y, slots, coef_s, coef_y, d, partials):
-    """One pass: ``d = -gamma g + S' coef_s + Y' coef_y``, with ``g . d`` and ``d . d``.
+def _step_direction(g, x, gamma, S, Y, slots, coef_s, coef_y, d, x_unit, partials):
+    """One pass: ``d = -gamma g + S' coef_s + Y' coef_y``, ``x + d``, ``g . d``, ``d . d``.
 
     Parameters
     ----------
-    g : ndarray of float64, shape (n,)
-        Gradient.
+    g, x : ndarray of float64, shape (n,)
+        Gradient and iterate.
     gamma : float
         The initial inverse-Hessian scale ``s'y / y'y`` of the newest pair.
     S, Y, slots
         As for :func:`update_memory`.
     coef_s, coef_y : ndarray of float64, shape (k,)
         From :func:`direction_coefficients`, in the order of ``slots``.
-    d : ndarray of float64, shape (n,)
-        Receives the direction.
+    d, x_unit : ndarray of float64, shape (n,)
+        Receive the direction and the line search's usual first trial point
+        ``x + d`` (step 1), written while ``d`` is in cache.
     partials : ndarray of float64, shape (n_blocks, 2)
         Receives per block ``g . d`` and ``d . d``.
     """
@@ -125,9 +126,12 @@ def _step_direction(g, gamma, S, Y, slots, coef_s, coef_y, d, partials):
             cy = coef_y[jj]
             for i in range(hi - lo):
                 d_b[i] += cs * s_j[i] + cy * y_j[i]
+        x_b = x[lo:hi]
+        x_unit_b = x_unit[lo:hi]
         gd = 0.0
         dd = 0.0
         for i in range(hi - lo):
+            x_unit_b[i] = x_b[i] + d_b[i]
             gd += g_b[i] * d_b[i]
             dd += d_b[i] * d_b[i]
         partials[blk, 0] = gd
@@ -135,7 +139,11 @@ def _step_direction(g, gamma, S, Y, slots, coef_s, coef_y, d, partials):
 
 
 def _block_dot(a, b, partials):
-    """Per block ``a . b`` into ``partials`` (n_blocks,)."""
+    """Per block ``a . b`` and ``max |a|`` into ``partials`` (n_blocks, 2).
+
+    The maximum is NaN in a block whose dot product is NaN (a NaN in ``a``
+    makes one), as L-BFGS-B's ``projgr`` lets a NaN through.
+    """
     n = a.shape[0]
     n_blocks = (n + BLOCK - 1) // BLOCK
     for blk in numba.prange(n_blocks):
@@ -144,24 +152,12 @@ def _block_dot(a, b, partials):
         a_b = a[lo:hi]
         b_b = b[lo:hi]
         ab = 0.0
+        big = 0.0
         for i in range(hi - lo):
             ab += a_b[i] * b_b[i]
-        partials[blk] = ab
-
-
-def _block_max_abs(a, partials):
-    """Per block ``max |a|`` into ``partials`` (n_blocks,); NaN if the block has one."""
-    n = a.shape[0]
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    for blk in numba.prange(n_blocks):
-        lo = blk * BLOCK
-        hi = min(lo + BLOCK, n)
-        big = 0.0
-        for i in range(lo, hi):
-            v = abs(a[i])
-            if not v <= big:        # NaN wins, as in L-BFGS-B's projgr
-                big = v
-        partials[blk] = big
+            big = max(big, abs(a_b[i]))
+        partials[blk, 0] = ab
+        partials[blk, 1] = big if ab == ab else np.nan
 
 
 def _trial_point(x, d, stp, out):
@@ -254,7 +250,6 @@ def direction_coefficients(R, YY, a, b, gamma):
 update_memory = {False: jit(_update_memory), True: jit(_update_memory, parallel=True)}
 step_direction = {False: jit(_step_direction), True: jit(_step_direction, parallel=True)}
 block_dot = {False: jit(_block_dot), True: jit(_block_dot, parallel=True)}
-block_max_abs = {False: jit(_block_max_abs), True: jit(_block_max_abs, parallel=True)}
 trial_point = {False: jit(_trial_point), True: jit(_trial_point, parallel=True)}
 penalized_gradient = {False: jit(_penalized_gradient),
                       True: jit(_penalized_gradient, parallel=True)}
