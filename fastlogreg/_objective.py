@@ -268,11 +268,17 @@ class Problem:
     fit_intercept : bool
     n_features : int, optional
         Default ``XT.shape[0]``.
+    report_XT : optional
+        The data as the caller's features number them, for the message
+        naming a non-finite element (``XT`` may have them relabeled:
+        :mod:`fastlogreg._feature_order`); default ``XT``.
     """
 
-    def __init__(self, kernels, XT, sw, sw_sum, C, fit_intercept, n_features=None):
+    def __init__(self, kernels, XT, sw, sw_sum, C, fit_intercept, n_features=None,
+                 report_XT=None):
         self.kernels = kernels
         self.XT = XT
+        self.report_XT = XT if report_XT is None else report_XT
         self.sw = sw
         self.n_features = XT.shape[0] if n_features is None else n_features
         self.scale = 1.0 / sw_sum
@@ -287,7 +293,7 @@ class Problem:
         """
         kernel = self.kernels.value_and_grad
         XT, sw, n, scale, l2 = self.XT, self.sw, self.n_features, self.scale, self.l2
-        fit_intercept = self.fit_intercept
+        fit_intercept, report_XT = self.fit_intercept, self.report_XT
         dw = np.empty(n)
         penalize = _lbfgs_kernels.penalized_gradient[parallel]
         partials = np.empty(_lbfgs_kernels.n_blocks(n))
@@ -297,7 +303,7 @@ class Problem:
             b = float(theta[n]) if fit_intercept else 0.0
             loss, db, n_bad = kernel(w, b, XT, target, sw, True, True, dw)
             if n_bad:
-                raise_nonfinite(XT, n_bad)
+                raise_nonfinite(report_XT, n_bad)
             penalize(dw, w, scale, l2, grad, partials)
             f = scale * loss + 0.5 * l2 * float(_lbfgs_kernels.sum_blocks(partials))
             if fit_intercept:
@@ -310,7 +316,7 @@ class Problem:
         _, _, n_bad = self.kernels.value_and_grad(w, b, self.XT, target, self.sw, False,
                                                   False, np.empty(self.n_features))
         if n_bad:
-            raise_nonfinite(self.XT, n_bad)
+            raise_nonfinite(self.report_XT, n_bad)
 
     def curvature_bound(self, n_power=30, seed=0):
         """Power-iteration estimate of the Lipschitz constant of the gradient.

@@ -46,6 +46,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
+from ._feature_order import relabel_for_fit
 from ._gram_descent import GramDescent, choose_method
 from ._objective import (
     LBFGS_MEMORY,
@@ -59,6 +60,7 @@ from ._objective import (
     warm_start_point,
 )
 from ._objective import Problem as _Problem
+from ._tiling import current_tiling
 from .backends import BACKENDS, DEFAULT_BACKEND, get_backend, get_gram_kernels
 from .training import check_learning_rate, gradient_descent
 
@@ -240,7 +242,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # (n_features, n_samples): the kernels' layout, a view (CSR <-> CSC for sparse X)
         XT = v.check_X(X.T)
         start = warm_start_point(self, classes, n_features, n_problems)
-        problem = _Problem(kernels, XT, sw, sw_sum, params["C"], params["fit_intercept"])
 
         def fit_one(positive, w0, b0):
             target = (y_index == positive).astype(X.dtype)
@@ -249,7 +250,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return self._fit_gd(problem, target, w0, b0, params)
 
         with _numba_threads(params["n_threads"]), quiet_blas(params["backend"]):
+            # Wide sparse data: the fit runs on features relabeled by frequency
+            # (fastlogreg/_feature_order.py), its coefficients permuted alike.
+            XT_fit, order = XT, None
+            if params["solver"] == "lbfgs":
+                XT_fit, order = relabel_for_fit(XT, params["backend"],
+                                                current_tiling().caches.l2,
+                                                numba.get_num_threads())
+            problem = _Problem(kernels, XT_fit, sw, sw_sum, params["C"],
+                               params["fit_intercept"], report_XT=XT)
+            if order is not None:
+                start = [(w0[order], b0) for w0, b0 in start]
             coef, intercept, n_iter = fit_one_vs_rest(n_problems, n_features, start, fit_one)
+        if order is not None:
+            coef[:, order] = coef.copy()
         self.classes_ = classes
         self.coef_ = coef
         self.intercept_ = intercept
