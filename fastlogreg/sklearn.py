@@ -24,6 +24,10 @@ How it stays fast
   extra pass.
 * Sample weights go to the kernels as their weight argument; the L2 term is
   one compiled O(n_features) pass.
+* On wide CSR data the ``lbfgs`` fit relabels the features by frequency
+  (:mod:`fastlogreg._feature_order`; a copy of ``indices`` only), so that the
+  frequent features' weights and gradient entries stay in L2, and puts the
+  coefficients back in the caller's order.
 * Like scikit-learn, the objective is divided by the sum of the sample weights
   before L-BFGS sees it, so ``tol`` (its ``gtol``: the largest component of
   the projected gradient) means what it means in scikit-learn, and ``n_iter_``
