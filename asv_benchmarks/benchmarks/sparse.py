@@ -191,3 +191,30 @@ class SparseFitOverSklearn(Benchmark):
         t_ours, t_theirs = best_times(ours, theirs, repeat=3)
         return t_theirs / t_ours
 
+
+
+class SparseRelabel(Benchmark):
+    """The estimator's relabeling of features by frequency (a wide CSR fit's first step).
+
+    Counting the features, ordering them and relabeling ``indices`` on the
+    CSC ``(n_features, m)`` data; skipped on commits without it.
+    """
+
+    param_names = ["shape", "density"]
+    params = [SPARSE_SHAPES, DENSITIES]
+
+    def setup(self, shape, density):
+        _require_sparse()
+        try:
+            feature_order = importlib.import_module("fastlogreg._feature_order")
+            validation = importlib.import_module("fastlogreg._validation")
+        except ImportError:
+            raise NotImplementedError("no feature relabeling in this commit") from None
+        fix_threads()
+        _, _, X, _ = sparse_data(shape, density, "float64", "csc")
+        self.XT = validation.check_X(X)
+        self.relabel = feature_order.relabel
+        self.relabel(self.XT)
+
+    def time_relabel(self, shape, density):
+        self.relabel(self.XT)
