@@ -545,6 +545,35 @@ def test_major_split_balances_nonzeros(n_parts):
     assert max(per) <= S.nnz / n_parts + np.diff(S.indptr).max()
 
 
+@numba.njit
+def _partial_logits(w, data, indices, indptr, part):
+    sk._csr_partial_logits(w, data, indices, indptr, part)
+
+
+def test_csr_logits_round_w_row_by_row():
+    """The CSR scatter takes ``w[j]`` in float32 for float32 data, row by row, uncopied.
+
+    Reference: each product formed by NumPy in float32 from ``w`` cast first,
+    then added into float64 logits in storage order (``np.add.at`` adds in
+    that order; one chunk below ``MIN_CHUNK_NNZ``): the same bits.  (float64
+    products may be fused into the adds, depending on the CPU: other tests
+    hold them to the dense oracle.)
+    """
+    dtype = np.float32
+    X = sp.random_array((400, 300), density=0.05, format="csr", dtype=dtype,
+                        rng=np.random.default_rng(5))
+    assert X.nnz < sk.MIN_CHUNK_NNZ
+    w = np.random.default_rng(6).standard_normal(400)    # float64: rounding matters
+    part = np.full((1, 300), np.nan)
+    _partial_logits(w, X.data, X.indices, X.indptr, part)
+    rows = np.repeat(np.arange(400), np.diff(X.indptr))
+    products = (X.data * w.astype(dtype)[rows]).astype(np.float64)
+    assert products.dtype == np.float64 and (X.data * w.astype(dtype)[rows]).dtype == dtype
+    expected = np.zeros(300)
+    np.add.at(expected, X.indices, products)
+    np.testing.assert_array_equal(part[0], expected)
+
+
 # ---------------------------------------------------------------------- memory
 
 

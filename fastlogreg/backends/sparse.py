@@ -49,7 +49,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .._casting import in_dtype_of
+from .._casting import in_dtype_of, scalar_in_dtype_of
 from .._descent import bind_descent
 from .._jit import EXACT_FASTMATH, jit
 from .._prefetch import PREFETCH_DISTANCE, prefetch_read, prefetch_write
@@ -205,10 +205,17 @@ def dot_rows(data, indices, indptr, p0, p1, v, out):
 
 
 @jit(fastmath=_NO_REASSOC)
-def scatter_rows(data, indices, indptr, p0, p1, t, out):
-    """``out += sum_p t[p] row_p`` for the compressed rows ``p0 <= p < p1``."""
+def scatter_rows(data, indices, indptr, p0, p1, t, out, like):
+    """``out += sum_p t[p] row_p`` for the compressed rows ``p0 <= p < p1``.
+
+    Each ``t[p]`` is first rounded to ``like``'s dtype
+    (:func:`~fastlogreg._casting.scalar_in_dtype_of`): ``data`` for the
+    logits (``w`` in the data's precision, as the other kernels take it),
+    ``t`` itself to keep float64 residuals.
+    """
     for p in range(p0, p1):
-        scatter_add(out, data, indices, indptr[p], indptr[p + 1], t[p])
+        scatter_add(out, data, indices, indptr[p], indptr[p + 1],
+                    scalar_in_dtype_of(t[p], like))
 
 
 @jit
@@ -221,7 +228,7 @@ def major_dots(data, indices, indptr, v, out):
 def major_scatter(data, indices, indptr, t, out):
     """``out = sum_p t[p] row_p``: every compressed row ``p`` scattered, scaled by ``t[p]``."""
     out[:] = 0.0
-    scatter_rows(data, indices, indptr, 0, indptr.shape[0] - 1, t, out)
+    scatter_rows(data, indices, indptr, 0, indptr.shape[0] - 1, t, out, t)
 
 
 @jit(inline="always")
@@ -515,13 +522,13 @@ def _csr_partial_logits(w, data, indices, indptr, part):
     region (a cached function calling a parallel one crashes, numba#8578).
     ``z_i = b + part[0, i] + part[1, i] + ...`` (:func:`_csr_logit`).
     """
-    wx = in_dtype_of(w, data)
     n_chunks = part.shape[0]
     for c in prange(n_chunks):
         zc = part[c]
         zc[:] = 0.0
+        # w[p] rounded to the data's dtype row by row: no cast copy of w.
         scatter_rows(data, indices, indptr, major_split(indptr, c, n_chunks),
-                     major_split(indptr, c + 1, n_chunks), wx, zc)
+                     major_split(indptr, c + 1, n_chunks), w, zc, data)
 
 
 @jit(inline="always")
