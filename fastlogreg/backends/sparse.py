@@ -56,7 +56,7 @@ from .._prefetch import PREFETCH_DISTANCE, prefetch_read, prefetch_write
 from .._scalar import is_finite, residual_and_loss, sigmoid_scalar
 from .._tiling import MAX_CHUNKS, PARALLEL_MIN_ELEMENTS, part_bounds
 from . import vectorized
-from .blocked import _evaluate_with, sum_chunk_sums
+from .blocked import _block_sigmoid, _block_terms, _evaluate_with, sum_chunk_sums
 from .numpy_reference import NumpyKernels
 from .python_loops import _sigmoid
 from .vectorized import _logits_finite, _terms_into, sigmoid_ufunc
@@ -520,7 +520,7 @@ def _csr_partial_logits(w, data, indices, indptr, part):
 
     Inlined (Numba IR) so that its ``prange`` joins the caller's parallel
     region (a cached function calling a parallel one crashes, numba#8578).
-    ``z_i = b + part[0, i] + part[1, i] + ...`` (:func:`_csr_logit`).
+    ``z_i = b + part[0, i] + part[1, i] + ...`` (:func:`_csr_logits_slice`).
     """
     n_chunks = part.shape[0]
     for c in prange(n_chunks):
@@ -532,11 +532,23 @@ def _csr_partial_logits(w, data, indices, indptr, part):
 
 
 @jit(inline="always")
-def _csr_logit(part, b, i):
-    """``b`` plus the chunks' partial logits of example ``i``, in chunk order."""
-    z = b
-    for c in range(part.shape[0]):
-        z += part[c, i]
+def _csr_logits_slice(part, b, i0, i1):
+    """Logits ``b + part[0, i] + part[1, i] + ...`` (chunk order) of examples ``i0:i1``.
+
+    Written over ``part[0, i0:i1]``, which is returned.  A pass per chunk
+    row, so that each loop is a plain vectorizable one, and the per-example
+    terms that follow (:func:`~fastlogreg.backends.blocked._block_terms`, a
+    loop without an inner one) vectorize too: computed example by example,
+    with the chunks summed inside, they took 2.7 ms of a 35 ms propagate over
+    200,000 examples, scalar.
+    """
+    z = part[0, i0:i1]
+    for i in range(i1 - i0):
+        z[i] = b + z[i]
+    for c in range(1, part.shape[0]):
+        zc = part[c, i0:i1]
+        for i in range(i1 - i0):
+            z[i] += zc[i]
     return z
 
 
@@ -552,10 +564,7 @@ def forward_csr(w, b, X, out, part):
     bad = np.zeros(n_slices, dtype=np.int64)
     for s in prange(n_slices):
         i0, i1 = part_bounds(s, n_slices, 0, m)
-        for i in range(i0, i1):
-            z = _csr_logit(part, b, i)
-            bad[s] += 0 if is_finite(z) else 1
-            out[i] = sigmoid_scalar(z)
+        bad[s] = _block_sigmoid(_csr_logits_slice(part, b, i0, i1), out[i0:i1])
     return bad.sum()
 
 
@@ -584,15 +593,13 @@ def value_and_grad_csr(w, b, X, y, sw, want_cost, want_grad, dw_out, work):
     r = part[0]
     for s in prange(n_slices):
         i0, i1 = part_bounds(s, n_slices, 0, m)
-        loss = 0.0
-        db = 0.0
-        bad = 0.0
-        for i in range(i0, i1):
-            ri, li, nonfinite = example_terms(_csr_logit(part, b, i), y, sw, i, want_cost)
-            bad += nonfinite
-            loss += li
-            db += ri
-            r[i] = ri      # row 0 of part: read above, no longer needed as a logit
+        z = _csr_logits_slice(part, b, i0, i1)
+        # The residuals go to a slice of their own, then over the logits in
+        # row 0 of part: with the same array as input and output, the terms'
+        # loop would not vectorize (LLVM's overlap check fails).
+        r_slice = np.empty(i1 - i0)
+        loss, db, bad = _block_terms(z, y[i0:i1], sw[i0:i1], r_slice, want_cost)
+        z[:] = r_slice
         sums[s, 0] = loss
         sums[s, 1] = db
         sums[s, 2] = bad
