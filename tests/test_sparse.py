@@ -525,7 +525,7 @@ def test_chunk_count_rules(fmt, nnz):
     assert k <= max(1, nnz // sk.MIN_CHUNK_NNZ)
     if nnz < 2 * sk.MIN_CHUNK_NNZ:
         assert k == 1
-    part, sums = sk.workspace(S)
+    part, sums = sk.workspace(S)[:2]
     assert part.nbytes <= max(S.nbytes // sk.PARTIALS_FRACTION, 8 * m if fmt == "csr" else 0)
     if fmt == "csc":
         assert part.shape == (k - 1, n) and sums.shape == (k, 3)
@@ -543,6 +543,59 @@ def test_major_split_balances_nonzeros(n_parts):
     per = [S.indptr[b] - S.indptr[a] for a, b in zip(bounds, bounds[1:], strict=False)]
     assert sum(per) == S.nnz
     assert max(per) <= S.nnz / n_parts + np.diff(S.indptr).max()
+
+
+@pytest.mark.parametrize("budget", [1, 2, 40, 10**9])
+def test_csc_block_end_cuts_blocks(budget):
+    """Blocks of the fused CSC pass: they tile the range, hold at most
+    ``CSC_BLOCK_EXAMPLES`` examples and ``budget`` entries, or one example."""
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 60, 1500)
+    counts[100:700] = 0                                  # empty examples, many in a row
+    indptr = np.concatenate([[5], 5 + np.cumsum(counts)]).astype(np.int32)
+    for i0, i1 in [(0, 1500), (3, 1400), (99, 701)]:
+        start, seen = i0, []
+        while start < i1:
+            end = sk.csc_block_end(indptr, start, i1, budget)
+            assert start < end <= min(i1, start + sk.CSC_BLOCK_EXAMPLES)
+            assert end == start + 1 or indptr[end] - indptr[start] <= budget
+            if end < min(i1, start + sk.CSC_BLOCK_EXAMPLES):     # stopped by the budget
+                assert indptr[end + 1] - indptr[start] > budget
+            seen.append(end - start)
+            start = end
+        assert sum(seen) == i1 - i0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csc_blocks_give_the_same_bits(dtype, weighted):
+    """The fused CSC pass gives the same bits for any block size (one example,
+    a few, the whole cap), and the dense oracle's results."""
+    n, m = 300, 1300                                     # m > CSC_BLOCK_EXAMPLES
+    X = sp.random_array((n, m), density=0.05, format="csc", rng=np.random.default_rng(8))
+    S = as_sparse_X(sparse_X(X, "csc", dtype=dtype))
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal(n) * 0.3
+    y = (rng.random(m) < 0.5).astype(dtype)
+    sw = rng.random(m) * 2 if weighted else np.zeros(0)
+    kernel = get_backend("loop").sparse.value_and_grad_csc
+    part, sums, block_nnz = sk.workspace(S)
+    assert block_nnz >= 1 and part.shape[0] == 0                       # one chunk
+    results = []
+    for budget in (1, 20, 200, 10**9):
+        dw = np.empty(n)
+        loss, db, bad = kernel(w, 0.2, S.kernel_args(), y, sw, True, True, dw,
+                               (part, sums, budget))
+        results.append((loss, db, bad, dw.tobytes()))
+    assert all(r == results[0] for r in results)
+    if dtype == np.float64:
+        cost, dw0, db0 = flr.value_and_grad(w.reshape(-1, 1), 0.2, X.toarray(), y.reshape(1, -1),
+                                            sample_weight=sw if weighted else None,
+                                            backend="numpy")
+        np.testing.assert_allclose(results[0][0] / m, cost, rtol=1e-12)
+        np.testing.assert_allclose(results[0][1] / m, db0, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(np.frombuffer(results[0][3]) / m, dw0.ravel(), rtol=1e-12,
+                                   atol=1e-15)
 
 
 @numba.njit
