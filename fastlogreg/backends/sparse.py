@@ -300,14 +300,14 @@ def csc_value_grad_range(wx, b, data, indices, indptr, i0, i1, y, sw, want_cost,
     """The fused pass over the examples ``i0 <= i < i1`` of a CSC X, block by block.
 
     A block (:func:`csc_block_end`): the examples' logits (gather-dots), then
-    their residuals and losses in one loop that vectorizes
-    (:func:`~fastlogreg.backends.blocked._block_terms`), then their entries,
-    still in L2, scattered into ``g`` scaled by the residuals.  With the terms
-    computed example by example between its gather and its scatter, they ran
-    scalar, and the pass took 15 % longer (103 against 87 ms over 200,000
-    examples, one thread).  The residuals, and so ``g``, are the same bits
-    for any ``block_nnz``; the loss and residual sums are added block by block.
-    Returns the loss sum, residual sum and non-finite count.
+    their residuals and losses in one loop that vectorizes (:func:`terms_into`),
+    then their entries, still in L2, scattered into ``g`` scaled by the
+    residuals.  With the terms computed example by example between its gather
+    and its scatter, they ran scalar, and the pass took 15 % longer (103
+    against 87 ms over 200,000 examples, one thread).  Losses and residuals
+    are added in example order: the same bits for any ``block_nnz``, and as
+    :func:`csc_terms_range`'s.  Returns the loss sum, residual sum and
+    non-finite count.
     """
     z = np.empty(CSC_BLOCK_EXAMPLES)
     r = np.empty(CSC_BLOCK_EXAMPLES)
