@@ -5,12 +5,10 @@ has no SIMD math library here (no SVML, numba#10060): ``math.exp`` and
 ``math.log1p`` become scalar libm calls that cost ~3 ns each and stop loops
 from vectorizing.  The loss only needs ``exp`` of a non-positive number and
 ``log1p`` of a number in [0, 1], so both are written out below as branch-free
-polynomials that LLVM vectorizes: about 0.5 ns per value, within 1-2 ulp.
+polynomials that LLVM vectorizes: exp about 0.7 ns per value (Intel Xeon,
+256-bit vectors), within 1-2 ulp.
 """
 
-import math
-
-import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
@@ -22,6 +20,21 @@ _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
 # exp(x) is below the smallest subnormal for x < -745.14.
 _EXP_FLOOR = -746.0
+# Adding 1.5 * 2**52 rounds a double of magnitude below 2**51 to an integer k,
+# which then sits in the low bits of the sum: k = bits(sum) - bits(1.5 * 2**52).
+_ROUND_SHIFT = 6755399441055744.0
+_ROUND_SHIFT_BITS = 0x4338000000000000
+# 2**(k + 55) is normal for every k >= -1077 (x >= _EXP_FLOOR); the result is
+# then multiplied by 2**-55, exactly unless it is subnormal (one rounding).
+_SCALE_OFFSET = 55
+_SCALE_BACK = 2.0 ** -55
+# exp(r) on |r| <= ln2 / 2: degree-11 near-minimax polynomial (Chebyshev fit,
+# mpmath.chebyfit(mpmath.exp, [-ln2/2, ln2/2], 12), error 3.2e-18), from the
+# coefficient of r**11 down to that of r**2; those of r and 1 are 1.
+_EXP_POLY = (2.5110037605963777e-08, 2.763263963904103e-07, 2.755724091857897e-06,
+             2.4801485482328494e-05, 0.00019841269890047113, 0.0013888888952314775,
+             0.008333333333319601, 0.0416666666664881, 0.1666666666666668,
+             0.5000000000000019)
 
 
 _FLOAT64_MAX = 1.7976931348623157e308
@@ -60,6 +73,14 @@ def _float64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _bits_of_float64(typingctx, x):
+    """Reinterpret a float64 as the int64 with the same bits (LLVM bitcast)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
 @jit(fastmath=EXACT_FASTMATH)
 def exp_nonpositive(x):
     """``exp(x)`` for ``x <= 0`` (``-inf`` included), vectorizable.
@@ -72,36 +93,35 @@ def exp_nonpositive(x):
     Returns
     -------
     float
-        ``exp(x)`` within 1 ulp, subnormals included; 0 below -746.
+        ``exp(x)`` within 1 ulp (0.93 ulp at most over 400,000 points against
+        mpmath, ``tests/test_stability.py``), subnormals included; 0 below -746.
+        Compiled without FMA (``NUMBA_CPU_NAME=generic``): 1.2 ulp, as each
+        Horner step then rounds twice (the previous exp: 1.1).
 
     Notes
     -----
-    Cody-Waite reduction ``x = k ln2 + r`` with ``|r| <= ln2 / 2``, a degree-13
-    Taylor polynomial for ``exp(r)`` (truncation below 1e-17), and ``2**k``
-    built from its exponent bits in two halves so that results down to the
-    subnormal range stay exact.  Compiled without ``reassoc``, which would
-    undo the reduction.
+    Cody-Waite reduction ``x = k ln2 + r`` with ``|r| <= ln2 / 2``, where
+    ``k`` is rounded to an integer by adding ``1.5 * 2**52`` (no float-to-int
+    conversion, which AVX2 lacks for 64-bit integers), a degree-11
+    polynomial for ``exp(r)``, and ``2**k`` built from its exponent bits,
+    offset so that it is always normal (results down to the subnormal range
+    round once).  Compiled without ``reassoc``, which would undo the
+    reduction and the rounding to an integer.  About 30 % fewer vector
+    instructions than the degree-13 Taylor polynomial with ``floor`` and a
+    conversion that it replaces (1.0 to 0.67 ns per value here).
     """
     x = max(x, _EXP_FLOOR)
-    k = math.floor(x * _LOG2E + 0.5)
+    shifted = x * _LOG2E + _ROUND_SHIFT
+    k = shifted - _ROUND_SHIFT
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
+    p = _EXP_POLY[0]
+    for c in _EXP_POLY[1:]:
+        p = p * r + c
     p = p * r + 1.0
     p = p * r + 1.0
-    ki = np.int64(k)
-    k1 = ki // 2
-    return p * _float64_from_bits((k1 + 1023) << 52) * _float64_from_bits((ki - k1 + 1023) << 52)
+    ki = _bits_of_float64(shifted) - _ROUND_SHIFT_BITS
+    scale = _float64_from_bits((ki + (1023 + _SCALE_OFFSET)) << 52)
+    return (p * scale) * _SCALE_BACK
 
 
 @jit(fastmath=EXACT_FASTMATH)
@@ -116,19 +136,28 @@ def log1p_unit(e):
     Returns
     -------
     float
-        ``log1p(e)`` within 2 ulp, exact for tiny ``e``.
+        ``log1p(e)`` within 2 ulp (1.11 ulp at most over 120,000 points
+        against mpmath), exact for tiny ``e``.
 
     Notes
     -----
     ``log1p(e) = 2 atanh(s)`` with ``s = e / (2 + e)`` in [0, 1/3]; the odd
     series ``s + s^3/3 + s^5/5 + ...`` converges below 1e-17 after 18 terms.
+    ``2 + e`` is rounded, and that rounding, carried into ``s``, cost up to
+    2.7 ulp: its exact error ``d_err`` (Fast2Sum, as ``2 >= e``) gives the
+    first-order correction ``ds = -s d_err / (2 + e)``, with
+    ``1 / (2 + e) = (1 - s) / 2`` (no second division), added with the
+    series' tail before ``s`` itself.
     """
-    s = e / (2.0 + e)
+    d = 2.0 + e
+    d_err = (2.0 - d) + e
+    s = e / d
+    ds = -(s * d_err) * (1.0 - s) * 0.5
     s2 = s * s
-    p = 1.0 / 35.0
-    for k in range(16, -1, -1):
-        p = p * s2 + 1.0 / (2 * k + 1)
-    return 2.0 * s * p
+    q = 1.0 / 37.0
+    for k in range(17, 0, -1):
+        q = q * s2 + 1.0 / (2 * k + 1)
+    return 2.0 * (s + (s * s2 * q + ds))
 
 
 @jit(inline="always")

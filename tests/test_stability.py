@@ -92,3 +92,50 @@ def test_sigmoid_extremes():
                                    atol=np.finfo(np.float32).tiny * 4)
         assert flr.sigmoid(-1000.0) > 0 or flr.sigmoid(-1000.0) == 0.0
         assert flr.sigmoid(-700.0) == pytest.approx(naive.sigmoid_exact(-700.0), rel=1e-12)
+
+
+def _max_ulp_error(values, xs, exact):
+    """Largest ``|value - exact(x)|`` in ulps of the exactly rounded result (mpmath, 40 digits)."""
+    import math
+
+    import mpmath
+    worst = 0.0
+    with mpmath.workdps(40):
+        for x, v in zip(xs.tolist(), values.tolist(), strict=True):
+            ref = exact(mpmath.mpf(x))
+            if float(ref) == 0.0:
+                assert v == 0.0, (x, v)
+                continue
+            worst = max(worst, float(abs(mpmath.mpf(v) - ref) / math.ulp(float(ref))))
+    return worst
+
+
+def test_scalar_exp_and_log1p_within_their_ulp_bounds():
+    """The kernels' own exp (1 ulp) and log1p (2 ulp), which tests/bounds.py builds on."""
+    import mpmath
+    from numba import njit
+
+    from fastlogreg._scalar import exp_nonpositive, log1p_unit
+
+    @njit
+    def apply(f, xs):
+        out = np.empty_like(xs)
+        for i in range(xs.size):   # vectorized, as in the kernels
+            out[i] = f(xs[i])
+        return out
+
+    rng = np.random.default_rng(12)
+    # Every binade of the result: the reduction's ties (k + 1/2) ln 2, the
+    # subnormal range, both ends.
+    ties = -(np.arange(0, 1076) + 0.5) * np.log(2.0)
+    xs = np.concatenate([-rng.random(4000) * 746, -rng.random(3000) * 2, -rng.random(1000) * 1e-6,
+                         ties, np.nextafter(ties, 0), np.nextafter(ties, -np.inf),
+                         [0.0, -0.0, -5e-324, -708.3964185322641, -709.0, -744.44, -745.13,
+                          -745.14, -745.2]])
+    # Without FMA (a baseline x86-64 build) each Horner step rounds twice.
+    import numba
+    fma = numba.config.CPU_NAME in (None, "host") or "+fma" in (numba.config.CPU_FEATURES or "")
+    assert _max_ulp_error(apply(exp_nonpositive, xs), xs, mpmath.exp) <= (1.0 if fma else 1.25)
+    assert apply(exp_nonpositive, np.array([-746.0, -1000.0, -np.inf])).tolist() == [0.0] * 3
+    es = np.concatenate([rng.random(4000), rng.random(1000) * 1e-8, [0.0, 5e-324, 1e-300, 1.0]])
+    assert _max_ulp_error(apply(log1p_unit, es), es, mpmath.log1p) <= 2.0
