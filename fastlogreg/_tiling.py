@@ -165,9 +165,19 @@ class Tiling:
         long for the prefetchers (see README, "What bounds the kernels"): on
         the 32 MiB L3 of the machine it was tuned on (2 cores sharing it), 4 MiB.
     sample_major_block_bytes : int
-        Bytes of an F-ordered X per block: half of L2, so that the block, the
-        slices of ``w`` and of the partial gradient stay in L2 together
-        (measured 1 MiB best on a CPU with 2 MiB of L2).
+        Bytes of an F-ordered X per block: one L1d (at least ``CHUNK_ALIGN``
+        examples), so that the gradient's second read of the block comes
+        from L1.  The block is one contiguous piece of X, so its first read
+        streams whatever its size.  On the Intel Xeon (48 KiB L1d, 2 MiB L2)
+        the fused kernel at 1000 x 100000 (F, float64) took 1.20-1.21 gemv
+        with blocks of 8 examples (64 KiB) against 1.42-1.47 with the 1 MiB
+        blocks (half of L2) it had before; at 500, 2000 and 250 features and
+        in float32 too, blocks near L1d were 12-20 % faster than 1 MiB ones
+        (``python tools/perf_report.py --blocks``).
+    gram_strip_bytes : int
+        The float64 strip of features that the Gram build (``K = X^T X``,
+        :func:`fastlogreg.backends.gram_blocked.strip_length`) packs and
+        multiplies from cache: half of L2.
     wide_g_bytes : int
         A float64 partial gradient larger than this (one L1d) is updated by
         eight examples per pass instead of four.
@@ -192,6 +202,7 @@ class Tiling:
     caches: CacheSizes
     feature_major_block_bytes: int
     sample_major_block_bytes: int
+    gram_strip_bytes: int
     wide_g_bytes: int
     wide_max_bytes: int
     sparse_block_bytes: int
@@ -202,7 +213,8 @@ class Tiling:
         """The tiling derived from ``caches`` (see the attributes)."""
         return cls(caches=caches,
                    feature_major_block_bytes=max(caches.l2, caches.l3_share // 4),
-                   sample_major_block_bytes=caches.l2 // 2,
+                   sample_major_block_bytes=caches.l1d,
+                   gram_strip_bytes=caches.l2 // 2,
                    wide_g_bytes=caches.l1d,
                    wide_max_bytes=(caches.l3 // 4) * 3,
                    sparse_block_bytes=caches.l2 // 4,

@@ -287,9 +287,10 @@ def test_cache_detection_and_override(tmp_path):
     with pytest.raises(ValueError, match="FASTLOGREG_CACHE_SIZES"):
         _tiling.detect_caches(str(tmp_path), environ={"FASTLOGREG_CACHE_SIZES": "big"})
     before = _tiling.current_tiling()
-    with cache_sizes(l2=8 * KiB) as tiling:
+    with cache_sizes(l1d=16 * KiB, l2=8 * KiB) as tiling:
         assert _tiling.current_tiling() is tiling
-        assert tiling.sample_major_block_bytes == 4 * KiB
+        assert tiling.sample_major_block_bytes == 16 * KiB
+        assert tiling.gram_strip_bytes == 4 * KiB
     assert _tiling.current_tiling() is before
     # No cache information at all: defaults, never larger than the small machine.
     assert _tiling.detect_caches(str(tmp_path / "missing"), environ={}).l2 > 0

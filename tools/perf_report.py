@@ -168,6 +168,56 @@ def _roofline_row(kernels, n, m, dtype, order, repeat, rounds):
     return [1.0 / r for r in ratios_over_rounds(funcs, repeat, rounds)], gemv_ms
 
 
+#: (features, examples, dtype) of the F-ordered data whose block sizes
+#: ``--blocks`` compares.
+BLOCK_SHAPES = [(1000, 100000, "float64"), (1000, 100000, "float32"), (500, 200000, "float64"),
+                (2000, 50000, "float64")]
+#: Sample-major block sizes (KiB) that ``--blocks`` times; 0 stands for this CPU's default.
+BLOCK_KIB = (0, 16, 32, 64, 128, 256, 1024)
+
+
+def block_sizes(shapes, repeat, rounds):
+    """The fused ``parallel`` kernel on F-ordered X with several sample-major block sizes.
+
+    Each block size is set with :func:`dataclasses.replace` on the current
+    tiling (``sample_major_block_bytes``) and timed, interleaved with one
+    gemv ``w @ X``, in one process; the table gives kernel / gemv (median
+    over rounds, and its range).
+    """
+    lines = ["| X (n x m, dtype, F) | block (KiB) | examples per block | fused kernel / gemv "
+             "| range |", "|---|---:|---:|---:|---|"]
+    for shape in shapes:
+        lines += _block_rows(*shape, repeat, rounds)
+    return "\n".join(lines)
+
+
+def _block_rows(n, m, dtype, repeat, rounds):
+    """The rows of :func:`block_sizes` for one data set."""
+    import dataclasses
+
+    from fastlogreg import _tiling
+    from fastlogreg.backends import get_backend
+    kernels = get_backend("parallel")
+    base = _tiling.current_tiling()
+    w, b, X, Y = make_data(n, m, dtype, order="F")
+    wf, wr, y = w.ravel().astype(np.float64), w.ravel(), Y.ravel()
+    sw, dw = np.empty(0), np.empty(n)
+    funcs = [lambda: kernels.value_and_grad(wf, b, X, y, sw, True, True, dw), lambda: wr @ X]
+    rows = []
+    for kib in BLOCK_KIB:
+        tiling = base if kib == 0 else dataclasses.replace(base,
+                                                           sample_major_block_bytes=kib << 10)
+        _tiling._current = tiling
+        try:
+            ratio = ratios_over_rounds(funcs, repeat, rounds)[0]
+        finally:
+            _tiling._current = base
+        label = f"{tiling.sample_major_block_bytes >> 10} (default)" if kib == 0 else kib
+        rows.append(f"| {n}x{m}, {dtype} | {label} | {tiling.sample_major_block(n, X.itemsize)} "
+                    f"| {ratio:.3g} | {_range(ratio)} |")
+    return rows
+
+
 def optimize_ratio(n, m, iterations, backend, repeat, reference="numpy", order="C",
                    rounds=1):
     """Time of ``optimize`` on ``backend`` over its time on ``reference`` (a :class:`Ratio`)."""
@@ -508,6 +558,9 @@ def main(argv=None):
     parser.add_argument("--startup", action="store_true",
                         help="only target 7: a fresh process's import and first cached "
                              "parallel propagate, and the floor that NumPy and Numba set")
+    parser.add_argument("--blocks", action="store_true",
+                        help="only the fused kernel on F-ordered X with several block sizes, "
+                             "over one gemv (how Tiling.sample_major_block_bytes was chosen)")
     parser.add_argument("--update-readme", action="store_true",
                         help="write the Markdown table between README.md's perf markers")
     args = parser.parse_args(argv)
@@ -522,6 +575,12 @@ def main(argv=None):
         print(f"model() cat-like 12288x209 F, 2000 it at 0.005: parallel method='auto' "
               f"({chosen}) / numpy method='primal': {ratio:.3g} (rounds {_range(ratio)}; "
               "goal <= 0.05)")
+        return
+    if args.blocks:
+        print(_header())
+        print()
+        print(block_sizes(BLOCK_SHAPES[:1] if args.quick else BLOCK_SHAPES,
+                          3 if args.quick else 5, 2 if args.quick else 3))
         return
     if args.roofline:
         table = roofline(ROOFLINE_SHAPES, 3 if args.quick else 5, 2 if args.quick else 5)

@@ -49,7 +49,7 @@ def strip_length(m, target_bytes):
     """Features per strip: the float64 buffer ``(m, strip)`` near ``target_bytes``.
 
     A multiple of 16 between 16 and 1024; ``target_bytes`` is half of this
-    CPU's L2 (:attr:`fastlogreg._tiling.Tiling.sample_major_block_bytes`).
+    CPU's L2 (:attr:`fastlogreg._tiling.Tiling.gram_strip_bytes`).
     """
     return max(16, min(1024, (target_bytes // (8 * m)) // 16 * 16))
 
@@ -267,7 +267,7 @@ class BlockedGram:
             return self._serial.gram(X)
         K = np.zeros((m, m))
         n_pairs = ((m + _TILE_ROWS - 1) // _TILE_ROWS + 1) // 2
-        strip = strip_length(m, current_tiling().sample_major_block_bytes)
+        strip = strip_length(m, current_tiling().gram_strip_bytes)
         self._gram(X, K, min(n_pairs, numba.get_num_threads()) if self.parallel else 1, strip)
         return K
 
