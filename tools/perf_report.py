@@ -577,10 +577,11 @@ def main(argv=None):
               "goal <= 0.05)")
         return
     if args.blocks:
-        print(_header())
+        table = block_sizes(BLOCK_SHAPES[:1] if args.quick else BLOCK_SHAPES,
+                            3 if args.quick else 5, 2 if args.quick else 3)
+        print(_header())    # after the kernels ran: it names their threading layer
         print()
-        print(block_sizes(BLOCK_SHAPES[:1] if args.quick else BLOCK_SHAPES,
-                          3 if args.quick else 5, 2 if args.quick else 3))
+        print(table)
         return
     if args.roofline:
         table = roofline(ROOFLINE_SHAPES, 3 if args.quick else 5, 2 if args.quick else 5)
