@@ -181,6 +181,18 @@ def sigmoid_scalar(z):
     return (1.0 if z >= 0 else e) / (1.0 + e)
 
 
+@jit(fastmath=EXACT_FASTMATH)
+def _loss_from(z, y, e):
+    """``(max(z, 0) - y z) + log1p(e)``, in that order whatever the caller's flags.
+
+    A function of its own (LLVM inlines it with its flags): inlined into a
+    kernel compiled with ``reassoc``, the sum could be regrouped as
+    ``max(z, 0) + (log1p(e) - y z)``, and for ``y = 1`` and large ``z`` the
+    loss then came out 0 (seen at z = 40 under ``NUMBA_BOUNDSCHECK=1``).
+    """
+    return (max(z, 0.0) - y * z) + log1p_unit(e)
+
+
 @jit(inline="always")
 def residual_and_loss(z, y, want_loss):
     """Residual ``a - y`` and cross-entropy loss of one example, from ``z``.
@@ -215,5 +227,5 @@ def residual_and_loss(z, y, want_loss):
     a = (1.0 if z >= 0 else e) / (1.0 + e)
     loss = 0.0
     if want_loss:
-        loss = (max(z, 0.0) - y * z) + log1p_unit(e)
+        loss = _loss_from(z, y, e)
     return a - y, loss
